@@ -1,0 +1,44 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Both create/refresh .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export MFG_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: demo demo-headless test lint bench lock clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip uv
+	$(UV) pip install --python $(PY) -q -r requirements.lock
+	$(UV) pip install --python $(PY) -q --no-deps -e .
+	touch $@
+
+## Seed the simulated plant, backfill the graph, then serve the Dagster UI on :3000.
+## MFG_DEMO_HEADLESS=1 (or `make demo-headless`) stops after the pipeline instead.
+demo: $(VENV)/.installed
+	$(PY) -m mfg_assets.demo
+
+demo-headless: $(VENV)/.installed
+	MFG_DEMO_HEADLESS=1 $(PY) -m mfg_assets.demo
+
+## The whole test suite (unit, integration on PostgreSQL/Redis, end-to-end).
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check mfg_assets mfg_assets_tests bench bentos
+	$(VENV)/bin/ruff format --check mfg_assets mfg_assets_tests bench bentos
+
+bench: $(VENV)/.installed
+	$(PY) bench/feature_etl.py
+	$(PY) bench/backfill.py
+
+## Refresh the pinned lock from pyproject.toml.
+lock:
+	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11 --no-header
+
+clean:
+	rm -rf $(VENV) .dagster_home data

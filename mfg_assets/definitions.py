@@ -1,0 +1,31 @@
+"""The Dagster code location: ``dagster dev`` loads ``defs`` from here.
+
+Keep this import-light: heavy libraries (torch, ultralytics, evidently, feast, mlflow,
+bentoml) are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mfg_assets.defs.automation import hourly_plant_job, hourly_plant_schedule
+from mfg_assets.defs.features import machine_hourly_features
+from mfg_assets.defs.ingestion import machine_events, quality_inspections, sensor_readings
+from mfg_assets.defs.io_managers import PartitionedParquetIOManager
+from mfg_assets.defs.resources import plant_database, warehouse_dir
+
+
+def build_definitions() -> dg.Definitions:
+    """All assets, checks, jobs, schedules and resources of the plant."""
+    return dg.Definitions(
+        assets=[sensor_readings, quality_inspections, machine_events, machine_hourly_features],
+        jobs=[hourly_plant_job],
+        schedules=[hourly_plant_schedule],
+        resources={
+            "plant_db": plant_database(),
+            "parquet_io_manager": PartitionedParquetIOManager(base_dir=warehouse_dir()),
+        },
+    )
+
+
+defs = build_definitions()

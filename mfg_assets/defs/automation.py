@@ -1,0 +1,23 @@
+"""Jobs and schedules that keep the plant data current."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+PLANT_INGESTION_SELECTION = dg.AssetSelection.groups("plant_ingestion", "features")
+
+hourly_plant_job = dg.define_asset_job(
+    "hourly_plant_job",
+    selection=PLANT_INGESTION_SELECTION,
+    description="Extract the last complete hour from the plant and rebuild its features.",
+    tags={"mfg/kind": "ingestion"},
+)
+
+# Ten minutes past the hour, so rows that arrive late (the simulator delays some by up to
+# half an hour; most arrive within minutes) are in the database before the extract.
+hourly_plant_schedule = dg.build_schedule_from_partitioned_job(
+    hourly_plant_job,
+    minute_of_hour=10,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    name="hourly_plant_schedule",
+)

@@ -1,0 +1,46 @@
+"""Resources: the plant database and where partition files are kept."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+
+from mfg_assets.ingestion import extract
+from mfg_assets.settings import data_dir, default_plant_db_url
+
+
+class PlantDatabase(dg.ConfigurableResource):
+    """The plant's SQL database (time-series readings and MES tables), any SQLAlchemy URL."""
+
+    url: str
+
+    @property
+    def masked_url(self) -> str:
+        return extract.masked(self.url)
+
+    def sensor_readings(self, start: datetime, end: datetime) -> pl.DataFrame:
+        return extract.extract_sensor_readings(self.url, start, end)
+
+    def quality_inspections(self, start: datetime, end: datetime) -> pl.DataFrame:
+        return extract.extract_quality_inspections(self.url, start, end)
+
+    def machine_events(self, start: datetime, end: datetime) -> pl.DataFrame:
+        return extract.extract_machine_events(self.url, start, end)
+
+    def known_machines(self) -> list[str]:
+        return extract.extract_machines(self.url)["machine_id"].to_list()
+
+
+def plant_database() -> PlantDatabase:
+    """``PLANT_DB_URL`` (shown as an env var in the UI) or the embedded SQLite plant."""
+    if os.environ.get("PLANT_DB_URL"):
+        return PlantDatabase(url=dg.EnvVar("PLANT_DB_URL"))
+    return PlantDatabase(url=default_plant_db_url())
+
+
+def warehouse_dir() -> str:
+    """Local directory of the parquet partitions (embedded profile)."""
+    return str(data_dir() / "warehouse")

@@ -1,0 +1,1 @@
+"""Hourly machine features: cleaning, aggregation and their schema (plain polars, no Dagster)."""

@@ -1,0 +1,114 @@
+"""The hidden wear process: the ground truth behind failures, maintenance and drifting sensors.
+
+Each machine is simulated hour by hour from the plant epoch with its own generator. Wear grows at
+the machine's rate (with noise and rare shocks); the hourly failure hazard rises steeply with
+wear. A failure stops the machine for 2–6 h, then a maintenance event resets wear near zero.
+Now and then preventive maintenance (no failure, no downtime) takes part of the wear away. Times
+are seconds since the epoch; within an hour wear is linear, so it can be read at any instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mfg_assets.plant.profile import MachineProfile
+from mfg_assets.plant.randomness import Stream, machine_rng
+
+HOUR_S = 3600
+HAZARD_BASE = 0.0003  # failures per hour at no wear (random breakdowns)
+HAZARD_SCALE = 0.35  # failures per hour at wear 1.0 ...
+HAZARD_POWER = 6.0  # ... rising as wear**6
+SHOCK_RATE = 0.01  # per hour: a sudden jump in wear
+SHOCK_SIZE = 0.08
+DOWNTIME_S = (2 * HOUR_S, 6 * HOUR_S)
+RESET_WEAR_MAX = 0.05  # wear right after repair
+PREVENTIVE_RATE = 0.006  # per hour, once wear is above PREVENTIVE_MIN_WEAR
+PREVENTIVE_MIN_WEAR = 0.45
+PREVENTIVE_KEEP = (0.2, 0.6)  # share of wear left after preventive maintenance
+
+
+def failure_hazard(wear: float) -> float:
+    """Probability that a machine at this wear fails within the hour."""
+    return min(1.0, HAZARD_BASE + HAZARD_SCALE * max(wear, 0.0) ** HAZARD_POWER)
+
+
+@dataclass(frozen=True)
+class WearTrack:
+    """One machine's wear, downtime and events over the first ``hours`` hours of the plant."""
+
+    hours: int
+    anchor_s: np.ndarray  # wear(t) = anchor_wear[i] + (t - anchor_s[i]) * anchor_rate[i]
+    anchor_wear: np.ndarray
+    anchor_rate: np.ndarray  # wear per second
+    down_start_s: np.ndarray  # failure times
+    down_end_s: np.ndarray  # matching repair (maintenance) times
+    maintenance_s: np.ndarray  # every maintenance event, after failures and preventive
+
+    def wear_at(self, t_s: np.ndarray) -> np.ndarray:
+        """Wear at times ``t_s`` (seconds since the epoch)."""
+        i = np.maximum(np.searchsorted(self.anchor_s, t_s, side="right") - 1, 0)
+        return self.anchor_wear[i] + (t_s - self.anchor_s[i]) * self.anchor_rate[i]
+
+    def is_up(self, t_s: np.ndarray) -> np.ndarray:
+        """True where the machine runs (not between a failure and its repair)."""
+        i = np.searchsorted(self.down_start_s, t_s, side="right") - 1
+        return (i < 0) | (t_s >= self.down_end_s[np.maximum(i, 0)])
+
+    def time_to_failure(self, t_s: np.ndarray) -> np.ndarray:
+        """Seconds until the next failure after ``t_s`` (inf when none is simulated)."""
+        failures = np.append(self.down_start_s, np.inf)
+        return failures[np.searchsorted(self.down_start_s, t_s, side="right")] - t_s
+
+
+def simulate_wear(
+    profile: MachineProfile, seed: int, hours: int, rate_factor: np.ndarray
+) -> WearTrack:
+    """Run the wear process of one machine for ``hours`` hours.
+
+    ``rate_factor[h]`` multiplies the wear rate in hour ``h`` (scenarios). The draws for an hour
+    do not depend on ``hours``, so a longer run extends a shorter one without changing it.
+    """
+    draws = machine_rng(seed, profile.index, Stream.WEAR).random((hours, 8))
+    anchors: list[tuple[float, float, float]] = []
+    down: list[tuple[float, float]] = []
+    maintenance: list[float] = []
+    wear, down_until = profile.initial_wear, 0.0
+    for h in range(hours):
+        u = draws[h]
+        hour_start, hour_end = h * HOUR_S, (h + 1) * HOUR_S
+        if down_until >= hour_end:
+            continue
+        t0 = max(hour_start, down_until)
+        rate = profile.wear_rate * rate_factor[h] * (0.4 + 1.2 * u[0]) / HOUR_S
+        if u[1] < SHOCK_RATE:
+            wear += SHOCK_SIZE * (0.5 + u[2])
+        anchors.append((t0, wear, rate))
+        wear_end = wear + rate * (hour_end - t0)
+        t_event = float(np.floor(t0 + u[4] * (hour_end - t0)))
+        wear_event = wear + rate * (t_event - t0)
+        if u[3] < failure_hazard(wear_end):
+            repaired = t_event + np.floor(DOWNTIME_S[0] + u[5] * (DOWNTIME_S[1] - DOWNTIME_S[0]))
+            anchors.append((t_event, wear_event, 0.0))
+            down.append((t_event, repaired))
+            maintenance.append(repaired)
+            wear, down_until = RESET_WEAR_MAX * u[6], repaired
+        elif wear_end > PREVENTIVE_MIN_WEAR and u[7] < PREVENTIVE_RATE:
+            keep = PREVENTIVE_KEEP[0] + u[6] * (PREVENTIVE_KEEP[1] - PREVENTIVE_KEEP[0])
+            anchors.append((t_event, wear_event * keep, rate))
+            maintenance.append(t_event)
+            wear = wear_event * keep + rate * (hour_end - t_event)
+        else:
+            wear = wear_end
+    a = np.array(anchors, dtype=float).reshape(-1, 3)
+    d = np.array(down, dtype=float).reshape(-1, 2)
+    return WearTrack(
+        hours=hours,
+        anchor_s=a[:, 0],
+        anchor_wear=a[:, 1],
+        anchor_rate=a[:, 2],
+        down_start_s=d[:, 0],
+        down_end_s=d[:, 1],
+        maintenance_s=np.sort(np.array(maintenance, dtype=float)),
+    )
