@@ -25,13 +25,14 @@ def materialize_range(
 ) -> dg.ExecuteInProcessResult:
     """Run ``job_name`` once over partitions ``first_key … last_key`` (inclusive)."""
     job = defs.resolve_job_def(job_name)
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     range_tags = {
         ASSET_PARTITION_RANGE_START_TAG: first_key,
         ASSET_PARTITION_RANGE_END_TAG: last_key,
     }
     return job.execute_in_process(
         instance=instance,
-        run_config=run_config,
+        run_config={**quiet, **(run_config or {})},
         tags={**(tags or {}), **range_tags},
         raise_on_error=raise_on_error,
     )

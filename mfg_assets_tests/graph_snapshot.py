@@ -50,11 +50,10 @@ def describe(defs: dg.Definitions) -> dict[str, Any]:
                 for parent in sorted(node.parent_keys, key=lambda k: k.to_user_string())
             },
             "checks": sorted(c.name for c in node.check_keys),
-            "freshness": None if freshness is None else json.loads(
-                dg.serialize_value(freshness)
-            ),
+            "freshness": None if freshness is None else json.loads(dg.serialize_value(freshness)),
             "backfill": None if backfill is None else backfill.policy_type.value,
-            "automation": None if node.automation_condition is None
+            "automation": None
+            if node.automation_condition is None
             else node.automation_condition.get_label() or type(node.automation_condition).__name__,
         }
     repo = defs.get_repository_def()

@@ -16,7 +16,7 @@ from mfg_assets.features.quarantine import empty_quarantine
 from mfg_assets.features.schema import KEY_COLUMNS, feature_columns, feature_schema
 from mfg_assets.ingestion.extract import QUALITY_INSPECTIONS_SCHEMA, SENSOR_READINGS_SCHEMA
 
-REFERENCE_HOURS = 24
+REFERENCE_HOURS = 1  # IQR bounds of hour h come from hour h-1 (features/outliers.py)
 
 FEATURE_CHECKS = {
     "schema": "Columns and dtypes match the feature contract (features/schema.py).",
@@ -48,7 +48,7 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
                 "reading count, inspections, defects and defect rate. Readings are triaged "
                 "(unknown machine, missing value, out of physical range, duplicate → "
                 "quarantine), pivoted, gap-filled by linear interpolation along time per "
-                "machine and IQR-clipped with bounds from the previous 24 h."
+                "machine and IQR-clipped with bounds learned from the previous hour."
             ),
             io_manager_key="parquet_io_manager",
             group_name="features",

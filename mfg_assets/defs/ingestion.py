@@ -58,7 +58,7 @@ def plant_table_asset(
         try:
             frame = extractor(plant_db, window.start, window.end)
         except extract.PlantDatabaseError as exc:
-            raise dg.Failure(str(exc), allow_retries=True) from exc
+            raise dg.Failure(str(exc), allow_retries=exc.transient) from exc
         parts = split_by_hour(frame, query.time_column, list(context.partition_keys))
         for key, part in parts.items():
             context.add_asset_metadata(frame_metadata(part, query.time_column), partition_key=key)

@@ -15,5 +15,6 @@ HOURLY_FRESHNESS = dg.FreshnessPolicy.time_window(
 # One run per backfill range: the plant assets process a whole window at once.
 SINGLE_RUN_BACKFILL = dg.BackfillPolicy.single_run()
 
-# Plant DB hiccups are transient; a partition is idempotent, so a retry is always safe.
-PLANT_DB_RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+# Connection hiccups are transient (a missing table is not, and is not retried); a partition
+# is idempotent, so a retry is always safe.
+PLANT_DB_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)

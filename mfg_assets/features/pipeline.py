@@ -11,16 +11,15 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from mfg_assets.features.hourly import hourly_features
-from mfg_assets.features.outliers import clip_to_bounds, trailing_iqr_bounds
+from mfg_assets.features.outliers import clip_to_bounds, previous_hour_iqr_bounds
 from mfg_assets.features.quarantine import reason_counts, triage_readings
 
 
 @dataclass(frozen=True)
 class CleaningConfig:
-    """How readings are cleaned: IQR multiplier and the reference window its bounds come from."""
+    """How readings are cleaned: the IQR multiplier and the reference needed to clip at all."""
 
     iqr_k: float = 3.0
-    reference: timedelta = timedelta(hours=24)
     min_reference_samples: int = 30
 
 
@@ -50,16 +49,15 @@ def build_features(
 ) -> FeatureBuild:
     """Features for the hours in ``[start, end)``.
 
-    ``readings`` may also hold the reference window before ``start`` (it is used for the IQR
-    bounds only); accounting and outputs cover ``[start, end)`` alone.
+    ``readings`` should also hold the hour before ``start`` (used for the IQR bounds only);
+    accounting and outputs cover ``[start, end)`` alone.
     """
     in_window = pl.col("ts").is_between(start, end, closed="left")
     triage = triage_readings(readings, known_machines)
     current_clean = triage.clean.filter(in_window)
     quarantined = triage.quarantined.filter(in_window)
-    bounds = trailing_iqr_bounds(
-        triage.clean.filter(pl.col("ts") < end),
-        reference=config.reference,
+    bounds = previous_hour_iqr_bounds(
+        triage.clean.filter(pl.col("ts") < end - timedelta(hours=1)),
         k=config.iqr_k,
         min_samples=config.min_reference_samples,
     )

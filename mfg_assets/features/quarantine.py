@@ -68,7 +68,8 @@ def triage_readings(readings: pl.DataFrame, known_machines: list[str] | pl.Serie
     )
     labelled = readings.with_columns(reason.alias("reason"))
     usable = pl.col("reason").is_null()
-    repeat = pl.int_range(pl.len()).over([*READING_KEY, usable]) > 0
+    # A usable row whose key already appeared on an earlier usable row is a duplicate.
+    repeat = ~pl.struct(*READING_KEY, usable.alias("usable")).is_first_distinct()
     labelled = labelled.with_columns(
         pl.when(usable & repeat)
         .then(pl.lit("duplicate"))

@@ -39,7 +39,15 @@ MACHINES_SCHEMA = {"machine_id": pl.String(), "machine_type": pl.String(), "line
 
 
 class PlantDatabaseError(RuntimeError):
-    """The plant database cannot be read; the message names the (password-masked) URL."""
+    """The plant database cannot be read; the message names the (password-masked) URL.
+
+    ``transient`` says whether retrying may help (a connection refused may; a missing SQLite
+    file or table will not).
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,10 @@ def _fetch(url_str: str, sql_for: dict[str, str], params: tuple[Any, ...]) -> pa
         raise
     except Exception as exc:  # driver errors vary by backend; name the URL, keep the cause
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PlantDatabaseError(f"cannot read plant database {masked(url)}: {reason}") from exc
+        missing_table = "no such table" in reason or "does not exist" in reason
+        raise PlantDatabaseError(
+            f"cannot read plant database {masked(url)}: {reason}", transient=not missing_table
+        ) from exc
 
 
 def _normalize(table: pa.Table, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -333,9 +333,7 @@ def config_errors(config: ExperimentConfig) -> list[str]:
         0 <= promotion.champion_margin < 1,
         f"promotion.champion_margin must be in [0, 1) (got {promotion.champion_margin})",
     )
-    check(
-        bool(config.logging.experiment_name.strip()), "logging.experiment_name must not be empty"
-    )
+    check(bool(config.logging.experiment_name.strip()), "logging.experiment_name must not be empty")
     check(
         config.logging.log_every > 0,
         f"logging.log_every must be > 0 (got {config.logging.log_every})",

@@ -10,7 +10,7 @@ from mfg_assets.plant.catalog import MACHINE_TYPES, SENSORS, machine_id
 from mfg_assets.plant.randomness import Stream, machine_rng
 
 MACHINES_PER_LINE = 5
-WEAR_RATE_RANGE = (0.0055, 0.0095)  # wear per operating hour; failures cluster near wear 0.8
+WEAR_RATE_RANGE = (0.0045, 0.0085)  # wear per operating hour; failures cluster near wear 0.8
 BASELINE_SPREAD = np.array([2.5, 0.35, 0.3, 1.2, 40.0])  # machine-to-machine, per sensor
 
 

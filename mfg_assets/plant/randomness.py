@@ -27,6 +27,8 @@ def machine_rng(seed: int, machine_index: int, stream: Stream) -> np.random.Gene
     return np.random.default_rng([seed, machine_index, int(stream)])
 
 
-def machine_hour_rng(seed: int, machine_index: int, hour: int, stream: Stream) -> np.random.Generator:
+def machine_hour_rng(
+    seed: int, machine_index: int, hour: int, stream: Stream
+) -> np.random.Generator:
     """Generator for one machine-hour (``hour`` counted from the plant epoch)."""
     return np.random.default_rng([seed, machine_index, hour, int(stream)])

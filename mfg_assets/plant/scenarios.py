@@ -1,4 +1,4 @@
-"""Scenario switches: deliberate plant changes from a point in time on (what drift detection catches).
+"""Scenario switches: deliberate plant changes from a point in time on (what drift must catch).
 
 A scenario is a frozen dataclass registered under its ``name``. It changes the plant through three
 hooks, each a no-op by default: ``wear_factor`` (wear rate of hours starting at or after ``start``),
@@ -114,7 +114,9 @@ class SupplierChange(Scenario):
         signals.noise[active, vibration] *= self.vibration_noise
 
     def shape_quality(self, machine_id: str, active: np.ndarray, quality: QualityDraft) -> None:
-        quality.defect_prob[active] = np.minimum(quality.defect_prob[active] * self.defect_factor, 1)
+        quality.defect_prob[active] = np.minimum(
+            quality.defect_prob[active] * self.defect_factor, 1
+        )
         quality.type_weights[active, DEFECT_CLASSES.index("contamination")] *= (
             self.contamination_factor
         )

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from mfg_assets.features.hourly import hourly_features, interpolate_gaps, pivot_sensors
-from mfg_assets.features.outliers import clip_to_bounds, trailing_iqr_bounds
+from mfg_assets.features.outliers import clip_to_bounds, previous_hour_iqr_bounds
 from mfg_assets.features.pipeline import CleaningConfig, build_features
 from mfg_assets.features.quarantine import REASONS, triage_readings
 from mfg_assets.features.schema import feature_schema
@@ -136,23 +136,28 @@ def test_triage_accounts_for_every_row_with_a_reason():
     assert set(counts) <= set(REASONS)
 
 
-def test_iqr_bounds_come_from_the_reference_window_not_the_hour_cleaned():
-    ref_start = H0 - timedelta(hours=24)
-    base = [
-        (ref_start + timedelta(minutes=m), "M001", "vibration", 3.0 + (m % 5) * 0.1)
-        for m in range(24 * 60)
+def test_iqr_bounds_come_from_the_previous_hour_not_the_hour_cleaned():
+    reference = [
+        (
+            H0 - timedelta(hours=1) + timedelta(seconds=10 * i),
+            "M001",
+            "vibration",
+            3.0 + (i % 5) * 0.1,
+        )
+        for i in range(360)
     ]
     spike_hour = [(H0 + timedelta(minutes=m), "M001", "vibration", 3.2) for m in range(60)]
     spike_hour[30] = (H0 + timedelta(minutes=30), "M001", "vibration", 30.0)
-    clean = readings(base + spike_hour)
-    bounds = trailing_iqr_bounds(clean, k=1.5).filter(pl.col("hour") == H0)
-    assert bounds.height == 1
-    # q1 = 3.1, q3 = 3.3 over the reference → upper = 3.3 + 1.5 * 0.2
-    assert bounds["upper"][0] == pytest.approx(3.6)
+    bounds = previous_hour_iqr_bounds(readings(reference + spike_hour), k=1.5)
+    current = bounds.filter(pl.col("hour") == H0)
+    assert current.height == 1
+    # q1 = 3.1, q3 = 3.3 over the reference hour → upper = 3.3 + 1.5 * 0.2
+    assert current["upper"][0] == pytest.approx(3.6)
+    assert current["lower"][0] == pytest.approx(2.8)
     # The spike inside the hour being cleaned does not move its own bounds.
-    quiet = readings(base + [(H0 + timedelta(minutes=m), "M001", "vibration", 3.2) for m in range(60)])
-    quiet_bounds = trailing_iqr_bounds(quiet, k=1.5).filter(pl.col("hour") == H0)
-    assert quiet_bounds["upper"][0] == bounds["upper"][0]
+    quiet = [(H0 + timedelta(minutes=m), "M001", "vibration", 3.2) for m in range(60)]
+    quiet_bounds = previous_hour_iqr_bounds(readings(reference + quiet), k=1.5)
+    assert quiet_bounds.filter(pl.col("hour") == H0)["upper"][0] == current["upper"][0]
     clipped, moved = clip_to_bounds(readings(spike_hour), bounds)
     assert moved == 1
     assert clipped["value"].max() == pytest.approx(3.6)
@@ -160,7 +165,7 @@ def test_iqr_bounds_come_from_the_reference_window_not_the_hour_cleaned():
 
 def test_no_clipping_without_enough_reference():
     hour = readings([(H0 + timedelta(minutes=m), "M001", "vibration", float(m)) for m in range(60)])
-    bounds = trailing_iqr_bounds(hour, min_samples=30).filter(pl.col("hour") == H0)
+    bounds = previous_hour_iqr_bounds(hour, min_samples=30).filter(pl.col("hour") == H0)
     assert bounds.is_empty()
     clipped, moved = clip_to_bounds(hour, bounds)
     assert moved == 0 and clipped["value"].to_list() == hour["value"].to_list()
@@ -193,3 +198,49 @@ def test_empty_hour_gives_schema_correct_empty_output():
     assert build.features.is_empty()
     assert dict(build.features.schema) == feature_schema()
     assert build.rows_in == 0 == build.rows_quarantined
+
+
+def _events(rows: list[tuple[datetime, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"ts": pl.Datetime("us", "UTC"), "machine_id": pl.String, "event_type": pl.String},
+        orient="row",
+    )
+
+
+def test_failure_labels_look_ahead_from_the_end_of_the_hour():
+    from mfg_assets.features.labels import failure_labels
+
+    running = pl.DataFrame(
+        {"machine_id": ["M001", "M001", "M002"], "hour": [H0, H0 + timedelta(hours=1), H0]},
+        schema_overrides={"hour": pl.Datetime("us", "UTC")},
+    )
+    events = _events(
+        [
+            (H0 + timedelta(minutes=30), "M001", "failure"),  # inside hour H0: not in its window
+            (H0 + timedelta(hours=5), "M001", "failure"),
+            (H0 + timedelta(hours=2), "M002", "maintenance"),  # not a failure
+        ]
+    )
+    out = failure_labels(running, events, timedelta(hours=4), events_until=H0 + timedelta(days=1))
+    got = {(r["machine_id"], r["hour"]): r for r in out.iter_rows(named=True)}
+    # H0's window is [H0+1h, H0+5h): the failure at H0+5h is just outside.
+    assert got[("M001", H0)]["failure_within_h"] == 0
+    assert got[("M001", H0 + timedelta(hours=1))]["failure_within_h"] == 1
+    assert got[("M001", H0 + timedelta(hours=1))]["hours_to_failure"] == pytest.approx(3.0)
+    assert got[("M002", H0)]["failure_within_h"] == 0
+
+
+def test_failure_labels_are_not_guessed_past_the_recorded_events():
+    from mfg_assets.features.labels import failure_labels
+
+    hours = [H0 + timedelta(hours=i) for i in range(6)]
+    running = pl.DataFrame(
+        {"machine_id": ["M001"] * 6, "hour": hours},
+        schema_overrides={"hour": pl.Datetime("us", "UTC")},
+    )
+    out = failure_labels(
+        running, _events([]), timedelta(hours=3), events_until=H0 + timedelta(hours=6)
+    )
+    # hour h needs events up to h + 1 h + 3 h <= H0 + 6 h → only h <= H0 + 2 h is labelled.
+    assert out["hour"].to_list() == hours[:3]

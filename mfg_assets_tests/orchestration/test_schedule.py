@@ -40,7 +40,10 @@ def test_definitions_validate_from_the_cli():
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate"],
-        cwd=root, capture_output=True, text=True, timeout=120,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout

@@ -122,9 +122,7 @@ def prepare_training_data(frame: Any, config: ExperimentConfig) -> TrainingData:
     labels = set(np.unique(y_all[np.isfinite(y_all)]).tolist())
     if np.isnan(y_all).any() or not labels <= {0.0, 1.0}:
         nulls = int(np.isnan(y_all).sum())
-        errors.append(
-            f"{label} must hold only 0/1 (found values {sorted(labels)}, {nulls} nulls)"
-        )
+        errors.append(f"{label} must hold only 0/1 (found values {sorted(labels)}, {nulls} nulls)")
     else:
         train_labels = np.unique(y_all[split_values == "train"])
         if len(train_labels) == 1:

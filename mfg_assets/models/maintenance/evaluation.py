@@ -14,6 +14,7 @@ import numpy as np
 
 from mfg_assets.models.maintenance.dataset import column_values
 
+
 def ranking_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     """ROC AUC and PR AUC (average precision); NaN when ``y`` has a single class."""
     from sklearn.metrics import average_precision_score, roc_auc_score

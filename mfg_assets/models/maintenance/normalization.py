@@ -24,7 +24,8 @@ class Standardizer:
         x = x.astype(np.float64)
         std = x.std(axis=0)
         scale = np.where(std > 1e-12, std, 1.0)
-        return cls(tuple(feature_names), tuple(map(float, x.mean(axis=0))), tuple(map(float, scale)))
+        mean = tuple(map(float, x.mean(axis=0)))
+        return cls(tuple(feature_names), mean, tuple(map(float, scale)))
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Standardised float32 copy of ``x`` (columns in ``feature_names`` order)."""

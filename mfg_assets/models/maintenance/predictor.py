@@ -16,6 +16,7 @@ import numpy as np
 from mfg_assets.models.maintenance.dataset import finite_feature_matrix
 from mfg_assets.models.maintenance.normalization import Standardizer
 
+PREDICTOR_ARTIFACT = "predictor"  # artifact key of the saved predictor in the MLflow model
 WEIGHTS_FILE = "weights.pt"
 META_FILE = "predictor.json"
 

@@ -1,0 +1,217 @@
+"""`make demo`: seed the simulated plant, materialize the asset graph, then serve it.
+
+Stages (each timed and printed): seed the plant → backfill every hourly partition through
+``machine_hourly_features`` in one run → summary → serve ``dagster dev`` on :3000 with the
+hourly schedule running against ``mfg-plant run`` (the live plant). Set
+``MFG_DEMO_HEADLESS=1`` to stop after the summary (tests and CI do). Sizes come from
+``MFG_DEMO_DAYS`` (7), ``MFG_DEMO_MACHINES`` (20), ``MFG_DEMO_SEED`` (7).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY_FORMAT = "%Y-%m-%d-%H:%M"
+
+
+@dataclass
+class DemoPlan:
+    """What the demo builds, from the environment."""
+
+    days: int = int(os.environ.get("MFG_DEMO_DAYS", "7"))
+    machines: int = int(os.environ.get("MFG_DEMO_MACHINES", "20"))
+    seed: int = int(os.environ.get("MFG_DEMO_SEED", "7"))
+    headless: bool = os.environ.get("MFG_DEMO_HEADLESS", "") not in ("", "0", "false")
+    port: int = int(os.environ.get("MFG_DEMO_PORT", "3000"))
+    end: datetime = field(
+        default_factory=lambda: datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    )
+
+    @property
+    def start(self) -> datetime:
+        return self.end - timedelta(days=self.days)
+
+
+@dataclass
+class StageClock:
+    """Wall time per stage, printed as a table at the end."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        print(f"\n== {name}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - t0
+            print(f"   ({self.seconds[name]:.1f} s)", flush=True)
+
+    def table(self) -> str:
+        rows = [f"| {name} | {secs:.1f} |" for name, secs in self.seconds.items()]
+        total = sum(self.seconds.values())
+        return "\n".join(["| stage | seconds |", "|---|---:|", *rows, f"| total | {total:.1f} |"])
+
+
+def prepare_environment(plan: DemoPlan) -> dict[str, str]:
+    """DAGSTER_HOME with the root dagster.yaml, data dir, partition start; returns the env."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ.setdefault("MFG_DATA_DIR", str(ROOT / "data"))
+    os.environ["MFG_PARTITIONS_START"] = plan.start.strftime(KEY_FORMAT)
+    for key, value in {
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "DO_NOT_TRACK": "1",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "YOLO_OFFLINE": "1",
+    }.items():
+        os.environ.setdefault(key, value)
+    return dict(os.environ)
+
+
+def seed_plant(plan: DemoPlan) -> str:
+    """Write the plant's history; returns the plant DB URL."""
+    from mfg_assets.plant.config import DirtConfig, PlantConfig
+    from mfg_assets.plant.driver import seed_plant as seed
+    from mfg_assets.plant.writer import PlantDB
+    from mfg_assets.settings import plant_db_url
+
+    url = plant_db_url()
+    config = PlantConfig(
+        machines=plan.machines, seed=plan.seed, epoch=plan.start, dirt=DirtConfig()
+    )
+    summary = seed(PlantDB(url), config, plan.end)
+    print(f"   plant: {url}")
+    print(
+        f"   {summary.start:%Y-%m-%d %H:%M} .. {summary.end:%Y-%m-%d %H:%M} UTC,"
+        f" rows {summary.rows}"
+    )
+    return url
+
+
+def backfill(plan: DemoPlan) -> Any:
+    """Every hourly partition through the features, as one single-run backfill."""
+    import dagster as dg
+
+    from mfg_assets.definitions import defs
+    from mfg_assets.runs import materialize_range
+
+    first = plan.start.strftime(KEY_FORMAT)
+    last = (plan.end - timedelta(hours=1)).strftime(KEY_FORMAT)
+    print(f"   partitions {first} … {last} ({plan.days * 24} hours) in one run")
+    with dg.DagsterInstance.get() as instance:
+        result = materialize_range(
+            defs, "hourly_plant_job", first, last, instance, tags={"mfg/trigger": "demo"}
+        )
+    return result
+
+
+def summarize(result: Any) -> dict[str, Any]:
+    """Partitions materialized per asset and check outcomes, printed and returned."""
+    materialized: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.to_user_string()
+        materialized[key] = materialized.get(key, 0) + 1
+    checks: dict[str, str] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        checks[name] = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
+    print("   partitions materialized:")
+    for key, count in sorted(materialized.items()):
+        print(f"     {key:<28} {count}")
+    print("   checks:")
+    for name, outcome in sorted(checks.items()):
+        print(f"     {name:<44} {outcome}")
+    return {"materialized": materialized, "checks": checks}
+
+
+def serve(plan: DemoPlan, env: dict[str, str]) -> None:
+    """Dagster UI + daemon and the live plant, until Ctrl-C; then stop both cleanly."""
+    bin_dir = Path(sys.executable).parent
+    processes = {
+        "live plant": [str(bin_dir / "mfg-plant"), "run", "--speed", "1"],
+        "dagster dev": [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(plan.port)],
+    }
+    running: dict[str, subprocess.Popen] = {}
+    for name, cmd in processes.items():
+        running[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    print(f"\n   Dagster UI      http://127.0.0.1:{plan.port}")
+    print(f"   data directory  {os.environ['MFG_DATA_DIR']}")
+    print(f"   DAGSTER_HOME    {os.environ['DAGSTER_HOME']}")
+    print("   Ctrl-C stops everything.", flush=True)
+    stop = _wait_for_interrupt(lambda: any(p.poll() is not None for p in running.values()))
+    for name, proc in running.items():
+        _terminate(proc)
+        print(f"   stopped {name}", flush=True)
+    if not stop:
+        raise SystemExit("a demo process exited unexpectedly; see its output above")
+
+
+def _wait_for_interrupt(child_died: Callable[[], bool]) -> bool:
+    interrupted = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    while not interrupted and not child_died():
+        time.sleep(0.5)
+    return interrupted
+
+
+def _terminate(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop a child's whole process group (dagster dev may ignore a lone SIGTERM)."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def main() -> int:
+    plan = DemoPlan()
+    env = prepare_environment(plan)
+    clock = StageClock()
+    print(f"mfg_assets demo: {plan.machines} machines, {plan.days} days, seed {plan.seed}")
+    with clock.stage("seed the simulated plant"):
+        seed_plant(plan)
+    with clock.stage("backfill hourly partitions (ingestion → features)"):
+        result = backfill(plan)
+    with clock.stage("summary"):
+        summary = summarize(result)
+    print("\n" + clock.table())
+    if not result.success or not summary["materialized"]:
+        print("demo pipeline FAILED", file=sys.stderr)
+        return 1
+    if plan.headless:
+        print("\nheadless demo finished")
+        return 0
+    serve(plan, env)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Log a trained maintenance model to MLflow and load logged ones back as ``predict_proba``.
+
+The logged model is an MLflow pyfunc taking a pandas frame of raw feature columns (extra columns
+are ignored) and returning ``failure_probability`` / ``failure_predicted``; the train-split
+normalizer and the decision threshold travel inside it. Signature and input example use the
+feature schema's dtypes (``double``, ``long`` for counts). mlflow is imported inside functions.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mfg_assets.features.schema import feature_schema
+from mfg_assets.models.config import ExperimentConfig, dump_config, flatten_config
+from mfg_assets.models.maintenance.dataset import finite_feature_matrix
+from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT
+from mfg_assets.models.maintenance.training import TrainedMaintenanceModel
+from mfg_assets.models.tracking import configure_mlflow, start_run
+
+MODEL_ARTIFACT = "model"
+
+
+@dataclass(frozen=True)
+class LoggedModel:
+    run_id: str
+    model_uri: str  # models:/<model_id>, what ModelRegistry.register takes
+    model_id: str
+
+
+def pandas_features(frame: Any, feature_names: list[str]) -> Any:
+    """A pandas frame of just the features, typed like the feature schema (ints stay ints)."""
+    return _typed_frame(finite_feature_matrix(frame, feature_names), feature_names)
+
+
+def _typed_frame(x: np.ndarray, feature_names: list[str]) -> Any:
+    import pandas as pd
+
+    schema = feature_schema()
+    integer = {name for name, dtype in schema.items() if dtype.is_integer()}
+    return pd.DataFrame(
+        {
+            name: x[:, j].astype(np.int64 if name in integer else np.float64)
+            for j, name in enumerate(feature_names)
+        }
+    )
+
+
+def log_maintenance_model(
+    trained: TrainedMaintenanceModel,
+    config: ExperimentConfig,
+    config_path: str | Path | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> LoggedModel:
+    """Log params (flattened config), the config file, summary metrics and the pyfunc model.
+
+    Logs into the active MLflow run (e.g. dagster-mlflow's), or starts and ends one in
+    ``config.logging.experiment_name``. Per-epoch metrics are not logged here: pass
+    ``tracking.mlflow_epoch_logger()`` as the training callback.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    configure_mlflow()
+    active = mlflow.active_run()
+    run_context = (
+        nullcontext(active)
+        if active is not None
+        else start_run(config.logging.experiment_name, run_name=config.experiment.name)
+    )
+    example = _typed_frame(trained.example_rows, trained.feature_names)
+    proba = trained.predictor.predict_proba_array(trained.example_rows)
+    output = {"failure_probability": proba, "failure_predicted": proba >= trained.threshold}
+    with warnings.catch_warnings():  # "integer columns cannot hold NaN": inputs are NaN-checked
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, _frame(output))
+    with run_context as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tags({"model_kind": config.model.kind, **dict(tags or {})})
+        mlflow.log_params(flatten_config(config))
+        if config_path is not None:
+            mlflow.log_artifact(str(config_path), artifact_path="config")
+        else:
+            mlflow.log_text(dump_config(config), "config/experiment.yaml")
+        mlflow.log_metrics(trained.summary_metrics())
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=Path(__file__).with_name("pyfunc.py"),
+            artifacts={PREDICTOR_ARTIFACT: str(trained.predictor.save(tmp))},
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
+            metadata={
+                "threshold": trained.threshold,
+                "feature_names": trained.feature_names,
+                "label_column": config.data.label_column,
+                "horizon_hours": config.data.horizon_hours,
+                "experiment": config.experiment.name,
+            },
+        )
+        return LoggedModel(run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id)
+
+
+def load_maintenance_predict_proba(model_uri: str) -> Callable[[Any], np.ndarray]:
+    """A logged/registered model (e.g. ``models:/maintenance_model@champion``) as a
+    ``predict_proba(frame)`` for pandas or polars frames, e.g. for ``evaluation.evaluate``."""
+    import mlflow
+
+    configure_mlflow()
+    model = mlflow.pyfunc.load_model(model_uri)
+    feature_names = list(model.metadata.metadata["feature_names"])
+
+    def predict_proba(frame: Any) -> np.ndarray:
+        result = model.predict(pandas_features(frame, feature_names))
+        return result["failure_probability"].to_numpy(dtype=np.float64)
+
+    return predict_proba
+
+
+def _frame(columns: Mapping[str, np.ndarray]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(columns)
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    packages = ("mlflow", "torch", "numpy", "pandas", "polars")
+    return [f"{name}=={version(name).split('+')[0]}" for name in packages] + ["mfg_assets"]
