@@ -11,7 +11,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from mfg_assets.plant.catalog import SENSORS, SENSOR_TYPES
+from mfg_assets.plant.catalog import SENSOR_TYPES, SENSORS
 
 
 def build_features_pandas(

@@ -106,7 +106,10 @@ def main() -> None:
         url = f"sqlite:///{db}"
         end = HOUR + timedelta(hours=1)
         a, b = HOUR.strftime(SQLITE_TS_FORMAT), end.strftime(SQLITE_TS_FORMAT)
-        sql = "SELECT ts, machine_id, sensor_type, value FROM sensor_readings WHERE ts >= ? AND ts < ?"
+        sql = (
+            "SELECT ts, machine_id, sensor_type, value FROM sensor_readings"
+            " WHERE ts >= ? AND ts < ?"
+        )
 
         def fetchall():
             with sqlite3.connect(db) as conn:

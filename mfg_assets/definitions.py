@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mfg_assets.defs.automation import hourly_plant_job, hourly_plant_schedule
+from mfg_assets.defs.automation import (
+    hourly_plant_job,
+    hourly_plant_schedule,
+    plant_automation_sensor,
+)
 from mfg_assets.defs.features import machine_hourly_features
 from mfg_assets.defs.ingestion import machine_events, quality_inspections, sensor_readings
 from mfg_assets.defs.io_managers import PartitionedParquetIOManager
+from mfg_assets.defs.labels import failure_labels_asset
 from mfg_assets.defs.resources import plant_database, warehouse_dir
 
 
 def build_definitions() -> dg.Definitions:
     """All assets, checks, jobs, schedules and resources of the plant."""
     return dg.Definitions(
-        assets=[sensor_readings, quality_inspections, machine_events, machine_hourly_features],
+        assets=[
+            sensor_readings,
+            quality_inspections,
+            machine_events,
+            machine_hourly_features,
+            failure_labels_asset,
+        ],
         jobs=[hourly_plant_job],
         schedules=[hourly_plant_schedule],
+        sensors=[plant_automation_sensor],
         resources={
             "plant_db": plant_database(),
             "parquet_io_manager": PartitionedParquetIOManager(base_dir=warehouse_dir()),

@@ -41,3 +41,11 @@ def partitions_start() -> datetime:
     raise ValueError(
         f"MFG_PARTITIONS_START={raw!r} is not a date; use YYYY-MM-DD or YYYY-MM-DD-HH:MM"
     )
+
+
+def label_horizon_hours() -> int:
+    """How far ahead a failure label looks (``MFG_LABEL_HORIZON_HOURS``, default 24)."""
+    hours = int(os.environ.get("MFG_LABEL_HORIZON_HOURS", "24"))
+    if hours < 1:
+        raise ValueError(f"MFG_LABEL_HORIZON_HOURS must be >= 1 (got {hours})")
+    return hours

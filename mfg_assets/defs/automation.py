@@ -21,3 +21,12 @@ hourly_plant_schedule = dg.build_schedule_from_partitioned_job(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     name="hourly_plant_schedule",
 )
+
+# Declarative automation (labels follow events, the online store follows features) needs the
+# automation sensor running; Dagster's default one starts stopped.
+plant_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "plant_automation_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)

@@ -8,7 +8,7 @@ import polars as pl
 from mfg_assets.defs.checks import check_result, specs
 from mfg_assets.defs.metadata import frame_metadata, split_by_hour
 from mfg_assets.defs.partitions import hourly_partitions
-from mfg_assets.defs.policies import HOURLY_FRESHNESS, SINGLE_RUN_BACKFILL
+from mfg_assets.defs.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
 from mfg_assets.defs.resources import PlantDatabase
 from mfg_assets.features import quality
 from mfg_assets.features.pipeline import CleaningConfig, build_features
@@ -77,7 +77,7 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
         "quality_inspections": dg.AssetIn(),
     },
     partitions_def=hourly_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL,
+    backfill_policy=RANGED_BACKFILL,
     check_specs=specs("machine_hourly_features", FEATURE_CHECKS),
 )
 def machine_hourly_features(

@@ -13,7 +13,7 @@ import polars as pl
 from mfg_assets.defs.checks import check_result, specs
 from mfg_assets.defs.metadata import frame_metadata, split_by_hour
 from mfg_assets.defs.partitions import hourly_partitions
-from mfg_assets.defs.policies import HOURLY_FRESHNESS, PLANT_DB_RETRY, SINGLE_RUN_BACKFILL
+from mfg_assets.defs.policies import HOURLY_FRESHNESS, PLANT_DB_RETRY, RANGED_BACKFILL
 from mfg_assets.defs.resources import PlantDatabase
 from mfg_assets.features import quality
 from mfg_assets.ingestion import extract
@@ -42,7 +42,7 @@ def plant_table_asset(
         name=name,
         description=description,
         partitions_def=hourly_partitions,
-        backfill_policy=SINGLE_RUN_BACKFILL,
+        backfill_policy=RANGED_BACKFILL,
         retry_policy=PLANT_DB_RETRY,
         freshness_policy=HOURLY_FRESHNESS,
         io_manager_key="parquet_io_manager",

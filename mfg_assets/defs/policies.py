@@ -12,8 +12,10 @@ HOURLY_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(hours=2, minutes=30), warn_window=timedelta(minutes=80)
 )
 
-# One run per backfill range: the plant assets process a whole window at once.
-SINGLE_RUN_BACKFILL = dg.BackfillPolicy.single_run()
+# Backfills run as ranges: each run processes up to a week of hours at once (one extract, one
+# transform), so a 30-day backfill is 5 runs, not 720 processes, and a run's memory stays
+# bounded by a week of readings however long the backfill.
+RANGED_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=168)
 
 # Connection hiccups are transient (a missing table is not, and is not retried); a partition
 # is idempotent, so a retry is always safe.

@@ -52,6 +52,7 @@ def failure_labels(
         right_on="failure_ts",
         by="machine_id",
         strategy="forward",
+        check_sortedness=False,  # both sides are sorted by time above
     )
     hours_to = (pl.col("failure_ts") - pl.col("event_timestamp")).dt.total_seconds() / 3600
     return (

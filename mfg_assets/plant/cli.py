@@ -80,6 +80,8 @@ def _print_counts(db: PlantDB) -> None:
 
 
 def _seed(args: argparse.Namespace) -> None:
+    if args.days <= 0:
+        raise ValueError("--days must be > 0")
     end = floor_hour(datetime.now(UTC)) if args.end is None else parse_time(args.end)
     epoch = floor_hour(end - timedelta(days=args.days))
     scenarios = tuple(parse_scenario(text, epoch) for text in args.scenario)
@@ -114,7 +116,7 @@ def _run(args: argparse.Namespace) -> None:
 
     def report(tick: TickReport) -> None:
         rows = ", ".join(f"+{n} {table}" for table, n in tick.rows.items())
-        print(f"plant time {tick.plant_time.isoformat()}  {rows or 'nothing due'}", flush=True)
+        print(f"written to {tick.written_until.isoformat()}  {rows or 'nothing due'}", flush=True)
 
     print(f"running {db.display_url} from {db.last_timestamp()} at speed {args.speed}", flush=True)
     try:

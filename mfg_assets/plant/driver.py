@@ -34,27 +34,33 @@ class SeedSummary:
     seconds: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class TickReport:
-    """What one live tick wrote."""
+    """What one live tick wrote, and the plant time written up to after it."""
 
-    plant_time: datetime
+    written_until: datetime
     rows: dict[str, int] = field(default_factory=dict)
 
 
 def write_window(
-    db: PlantDB, sim: PlantSimulator, start: datetime, end: datetime, chunk: timedelta
+    db: PlantDB,
+    sim: PlantSimulator,
+    start: datetime,
+    end: datetime,
+    chunk: timedelta,
+    stop: threading.Event | None = None,
 ) -> dict[str, int]:
-    """Write everything arriving in ``[start, end)`` in chunks; rows written per table."""
+    """Write everything arriving in ``[start, end)`` in chunks (each one transaction, so
+    ``stop`` may end it between chunks); rows written per table."""
     rows = {"sensor_readings": 0, "quality_inspections": 0, "machine_events": 0}
-    while start < end:
-        stop = min(start + chunk, end)
-        batch = sim.arrivals(start, stop)
-        db.write(batch, written_until=stop)
+    while start < end and not (stop and stop.is_set()):
+        chunk_end = min(start + chunk, end)
+        batch = sim.arrivals(start, chunk_end)
+        db.write(batch, written_until=chunk_end)
         rows["sensor_readings"] += batch.readings.height
         rows["quality_inspections"] += batch.inspections.height
         rows["machine_events"] += batch.events.height
-        start = stop
+        start = chunk_end
     return rows
 
 
@@ -90,6 +96,8 @@ def run_live(
     tick. Stops after ``max_ticks`` ticks, when plant time reaches ``until`` or when ``stop`` is
     set (a write in progress completes first).
     """
+    if speed <= 0 or tick_s < 0:
+        raise ValueError("speed must be > 0 and tick >= 0")
     stop = stop or threading.Event()
     start = db.last_timestamp() or db.config().epoch  # config() raises when nothing was seeded
     wall_start = time.monotonic()
@@ -107,12 +115,13 @@ def run_live(
             sim = PlantSimulator(config)
         target = plant_now() if until is None else min(plant_now(), until)
         written = db.last_timestamp() or start
-        report = TickReport(plant_time=max(target, written))
+        rows: dict[str, int] = {}
         if target > written:
-            report.rows = write_window(db, sim, written, target, LIVE_CHUNK)
+            rows = write_window(db, sim, written, target, LIVE_CHUNK, stop)
+            written = db.last_timestamp() or target
         ticks += 1
         if on_tick:
-            on_tick(report)
-        done = until is not None and report.plant_time >= until
+            on_tick(TickReport(written_until=written, rows=rows))
+        done = until is not None and written >= until
         if done or (max_ticks is not None and ticks >= max_ticks) or stop.wait(tick_s):
             return ticks

@@ -10,15 +10,6 @@ import polars as pl
 
 from mfg_assets.plant.catalog import SENSOR_TYPES
 
-TS_DTYPE = pl.Datetime("us", "UTC")
-READINGS_SCHEMA: dict[str, pl.DataType] = {
-    "ts": TS_DTYPE,
-    "machine_id": pl.String(),
-    "sensor_type": pl.String(),
-    "value": pl.Float64(),
-    "arrival_ts": TS_DTYPE,
-}
-
 
 def utc_from_us(us: np.ndarray, name: str) -> pl.Series:
     """Microseconds since the Unix epoch as a tz-aware UTC datetime series."""

@@ -1,9 +1,9 @@
 """Sensor physics of one machine-hour: healthy baseline + ambient cycle + wear effects + noise.
 
 Wear raises vibration (level and noise), temperature and current and lowers spindle speed a
-little; while a fault develops towards a failure a precursor adds to vibration and temperature. Hourly
-process drift and load changes blur single hours, so failure risk shows in hourly aggregates
-without being a clean threshold.
+little; while a fault develops towards a failure, a precursor adds to vibration and temperature.
+Hourly process drift and load changes blur single hours, so failure risk shows in hourly
+aggregates without being a clean threshold.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from mfg_assets.plant.images import image_uris
 from mfg_assets.plant.profile import MachineProfile, machine_profile
 from mfg_assets.plant.quality import decide_defects, draft_quality
 from mfg_assets.plant.randomness import Stream, machine_hour_rng
-from mfg_assets.plant.readings import TS_DTYPE, ReadingRows, utc_from_us
+from mfg_assets.plant.readings import ReadingRows, utc_from_us
 from mfg_assets.plant.scenarios import build_scenario
 from mfg_assets.plant.sensors import machine_hour_signals
 from mfg_assets.plant.wear import HOUR_S, WearTrack, simulate_wear
@@ -34,19 +34,14 @@ JITTER_US = 250_000  # sample timestamps wobble by up to a quarter second
 TRACK_BLOCK_HOURS = 168
 HOUR_CACHE_SIZE = 4
 
-INSPECTIONS_SCHEMA: dict[str, pl.DataType] = {
-    "inspection_time": TS_DTYPE,
-    "product_id": pl.String(),
-    "machine_id": pl.String(),
-    "defect_type": pl.String(),
-    "severity": pl.Float64(),
-    "image_uri": pl.String(),
-}
-EVENTS_SCHEMA: dict[str, pl.DataType] = {
-    "ts": TS_DTYPE,
-    "machine_id": pl.String(),
-    "event_type": pl.String(),
-}
+INSPECTION_COLUMNS = (
+    "inspection_time",
+    "product_id",
+    "machine_id",
+    "defect_type",
+    "severity",
+    "image_uri",
+)
 
 
 def to_us(ts: datetime) -> int:
@@ -161,7 +156,7 @@ class PlantSimulator:
             ]
         )
         uris = image_uris(frame, seed=self.config.seed)
-        return frame.with_columns(uris).select(list(INSPECTIONS_SCHEMA))
+        return frame.with_columns(uris).select(INSPECTION_COLUMNS)
 
     def events(self, start: datetime, end: datetime) -> pl.DataFrame:
         """Failure and maintenance events with ``ts`` in ``[start, end)``."""

@@ -62,9 +62,9 @@ class WearTrack:
 
     def fault_progress(self, t_s: np.ndarray) -> np.ndarray:
         """How far a developing fault is at ``t_s``: 0 (none) rising to 1 at the failure."""
-        i = np.searchsorted(self.fault_start_s, t_s, side="right") - 1
         if not len(self.fault_start_s):
             return np.zeros_like(t_s)
+        i = np.searchsorted(self.fault_start_s, t_s, side="right") - 1
         start, failure = self.fault_start_s[np.maximum(i, 0)], self.down_start_s[np.maximum(i, 0)]
         developing = (i >= 0) & (t_s < failure)
         return np.where(developing, (t_s - start) / (failure - start), 0.0)

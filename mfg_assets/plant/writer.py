@@ -51,7 +51,7 @@ def mask_url(url: str) -> str:
     """The URL with its password hidden, for messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is reported as given, minus anything after '@'
+    except Exception:  # unparsable: drop everything up to the last '@' (user, password)
         return url.split("@")[-1]
 
 

@@ -13,7 +13,7 @@ from mfg_assets.features.pipeline import CleaningConfig, build_features
 from mfg_assets.features.quarantine import REASONS, triage_readings
 from mfg_assets.features.schema import feature_schema
 from mfg_assets.ingestion.extract import QUALITY_INSPECTIONS_SCHEMA, SENSOR_READINGS_SCHEMA
-from mfg_assets.plant.catalog import SENSORS, SENSOR_TYPES
+from mfg_assets.plant.catalog import SENSOR_TYPES, SENSORS
 
 H0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 

@@ -15,8 +15,9 @@ SNAPSHOT = Path(__file__).parent / "asset_graph.snapshot.json"
 
 def test_asset_graph_matches_snapshot():
     current = json.loads(json.dumps(describe(defs), default=str))
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert SNAPSHOT.exists(), f"no snapshot at {SNAPSHOT}: run with UPDATE_SNAPSHOTS=1"
     assert current == json.loads(SNAPSHOT.read_text()), (
         "asset graph changed: review, then UPDATE_SNAPSHOTS=1 to accept"
     )

@@ -25,7 +25,10 @@ def assert_batches_equal(left: PlantBatch, right: PlantBatch) -> None:
 
 def concat(*batches: PlantBatch) -> PlantBatch:
     return PlantBatch(
-        *(pl.concat([getattr(b, n) for b in batches]) for n in ("readings", "inspections", "events"))
+        *(
+            pl.concat([getattr(b, n) for b in batches])
+            for n in ("readings", "inspections", "events")
+        )
     )
 
 
@@ -47,7 +50,9 @@ def test_window_cut_does_not_change_data() -> None:
     sim = PlantSimulator(config)
     assert_batches_equal(whole, concat(sim.generate(t0, t1), sim.generate(t1, t2)))
     # a fresh simulator per piece: no cache can hide a dependence on the cut
-    pieces = concat(PlantSimulator(config).generate(t0, t1), PlantSimulator(config).generate(t1, t2))
+    pieces = concat(
+        PlantSimulator(config).generate(t0, t1), PlantSimulator(config).generate(t1, t2)
+    )
     assert_batches_equal(whole, pieces)
     by_arrival = PlantSimulator(config).arrivals(t0, t2)
     assert_batches_equal(
@@ -100,18 +105,16 @@ def test_machine_is_silent_while_down() -> None:
     assert failures.height > 0
     batch = sim.generate(EPOCH, end)
     for machine, failed_at in failures.select("machine_id", "ts").iter_rows():
-        repaired_at = (
-            events.filter(
-                pl.col("machine_id") == machine,
-                pl.col("event_type") == "maintenance",
-                pl.col("ts") > failed_at,
-            )["ts"]
-            .min()
-        )
+        repaired_at = events.filter(
+            pl.col("machine_id") == machine,
+            pl.col("event_type") == "maintenance",
+            pl.col("ts") > failed_at,
+        )["ts"].min()
         assert timedelta(hours=2) <= repaired_at - failed_at <= timedelta(hours=6)
         for frame, ts in ((batch.readings, "ts"), (batch.inspections, "inspection_time")):
             during = frame.filter(
-                pl.col("machine_id") == machine, pl.col(ts).is_between(failed_at, repaired_at, "left")
+                pl.col("machine_id") == machine,
+                pl.col(ts).is_between(failed_at, repaired_at, "left"),
             )
             assert during.height == 0
 

@@ -1,0 +1,105 @@
+"""Feast objects of the plant: entity ``machine``, view ``machine_hourly_features``, service
+``maintenance_model_v1``. Built by a function so that ``feast`` is imported only when needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from mfg_assets.feature_store.names import (
+    ENTITY_NAME,
+    FEATURE_SERVICE_NAME,
+    FEATURE_TTL,
+    FEATURE_VIEW_NAME,
+    JOIN_KEY,
+    SOURCE_NAME,
+    TIMESTAMP_FIELD,
+    offline_source_dir,
+)
+from mfg_assets.features.schema import feature_columns, feature_schema
+
+if TYPE_CHECKING:
+    from feast import Entity, FeatureService, FeatureView, FileSource
+
+OWNER = "plant-data@mfg.local"
+TAGS = {"team": "plant-data", "asset": "machine_hourly_features"}
+
+
+@dataclass(frozen=True)
+class FeastDefinitions:
+    """The plant's Feast objects, in apply order."""
+
+    entity: Entity
+    source: FileSource
+    feature_view: FeatureView
+    feature_service: FeatureService
+
+    def objects(self) -> list[Any]:
+        return [self.entity, self.source, self.feature_view, self.feature_service]
+
+
+def _feast_dtype(dtype: pl.DataType) -> Any:
+    from feast.types import Float64, Int64
+
+    if dtype == pl.Float64:
+        return Float64
+    if dtype == pl.Int64:
+        return Int64
+    raise TypeError(f"no Feast type for feature dtype {dtype}")  # schema.py grew a new dtype
+
+
+def build_definitions(source_path: str | Path | None = None) -> FeastDefinitions:
+    """Entity, file source (the daily offline mirror), feature view and feature service."""
+    from feast import Entity, FeatureService, FeatureView, Field, FileSource
+    from feast.types import String
+    from feast.value_type import ValueType
+
+    path = Path(source_path) if source_path is not None else offline_source_dir()
+    schema = feature_schema()
+    entity = Entity(
+        name=ENTITY_NAME,
+        join_keys=[JOIN_KEY],
+        value_type=ValueType.STRING,
+        description="A production machine (CNC mill, lathe, press) on the plant floor.",
+        tags=TAGS,
+        owner=OWNER,
+    )
+    source = FileSource(
+        name=SOURCE_NAME,
+        path=str(path),
+        timestamp_field=TIMESTAMP_FIELD,
+        description=(
+            "Daily parquet mirror of the hourly machine_hourly_features partitions; "
+            "event_timestamp is the end of the hour the row summarises."
+        ),
+        tags=TAGS,
+        owner=OWNER,
+    )
+    fields = [Field(name=JOIN_KEY, dtype=String)] + [
+        Field(name=name, dtype=_feast_dtype(schema[name])) for name in feature_columns()
+    ]
+    feature_view = FeatureView(
+        name=FEATURE_VIEW_NAME,
+        entities=[entity],
+        schema=fields,
+        source=source,
+        ttl=FEATURE_TTL,
+        online=True,
+        description=(
+            "Hourly sensor statistics (mean/std/min/max/last/slope per sensor), reading counts "
+            "and inspection defect counts per machine."
+        ),
+        tags=TAGS,
+        owner=OWNER,
+    )
+    feature_service = FeatureService(
+        name=FEATURE_SERVICE_NAME,
+        features=[feature_view],
+        description="Every feature the predictive-maintenance model v1 reads (training, serving).",
+        tags=TAGS,
+        owner=OWNER,
+    )
+    return FeastDefinitions(entity, source, feature_view, feature_service)

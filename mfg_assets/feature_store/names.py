@@ -1,0 +1,83 @@
+"""Names, paths and constants of the Feast layer — import-light (no ``feast`` import).
+
+The Dagster code location, the BentoML service and the tests refer to the feature store through
+these names; the Feast objects themselves are built lazily in :mod:`.definitions`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from mfg_assets.features.schema import TIMESTAMP_COLUMN, feature_columns
+from mfg_assets.settings import data_dir
+
+ENTITY_NAME = "machine"
+JOIN_KEY = "machine_id"
+FEATURE_VIEW_NAME = "machine_hourly_features"
+FEATURE_SERVICE_NAME = "maintenance_model_v1"
+SOURCE_NAME = "machine_hourly_features_source"
+TIMESTAMP_FIELD = TIMESTAMP_COLUMN  # end of the hour = when the row's features become known
+
+# A row describes one hour and is materialized hourly. Training joins take the newest row at or
+# before the label time, but never one older than this: a machine whose features stopped
+# arriving hours ago gets nulls (explicitly missing) rather than a stale hour passed off as
+# current. Six hours tolerates a few missed hourly runs without letting a machine that went
+# dark — or a stalled pipeline — feed a model yesterday's vibration.
+FEATURE_TTL = timedelta(hours=6)
+
+# Asset whose hourly partitions feed Feast, and its folder in the warehouse (mirrors
+# ``mfg_assets.defs.resources.warehouse_dir()`` + the parquet IO manager's layout).
+FEATURES_ASSET = "machine_hourly_features"
+
+PROFILE_ENV = "MFG_FEATURE_STORE"
+PROJECT_ENV = "MFG_FEAST_PROJECT"
+DEFAULT_PROJECT = "mfg_plant"
+PROFILES: tuple[str, ...] = ("embedded", "redis", "postgres")
+DEFAULT_PROFILE = "embedded"
+
+_PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
+
+
+def feature_refs() -> list[str]:
+    """``machine_hourly_features:<feature>`` per model feature, in ``feature_columns()`` order."""
+    return [f"{FEATURE_VIEW_NAME}:{name}" for name in feature_columns()]
+
+
+def project_name() -> str:
+    """Feast project (``MFG_FEAST_PROJECT``, default ``mfg_plant``); it namespaces online keys."""
+    name = os.environ.get(PROJECT_ENV, "").strip() or DEFAULT_PROJECT
+    if not _PROJECT_RE.match(name):
+        raise ValueError(
+            f"{PROJECT_ENV}={name!r} is not a valid Feast project name: use letters, digits and "
+            "underscores, starting with a letter or digit"
+        )
+    return name
+
+
+def profile_name(profile: str | None = None) -> str:
+    """The chosen profile: the argument, else ``MFG_FEATURE_STORE``, else ``embedded``."""
+    chosen = (profile or os.environ.get(PROFILE_ENV, "") or DEFAULT_PROFILE).strip().lower()
+    if chosen not in PROFILES:
+        raise ValueError(
+            f"unknown feature store profile {chosen!r} (from "
+            f"{'argument' if profile else PROFILE_ENV}); choose one of {', '.join(PROFILES)}"
+        )
+    return chosen
+
+
+def partitions_dir() -> Path:
+    """Where the Dagster IO manager keeps one parquet file per hourly features partition."""
+    return data_dir() / "warehouse" / FEATURES_ASSET
+
+
+def feature_store_dir() -> Path:
+    """Registry, SQLite online store and the offline mirror (embedded profile)."""
+    return data_dir() / "feature_store"
+
+
+def offline_source_dir() -> Path:
+    """The Feast ``FileSource`` directory: one parquet file per UTC day (see :mod:`.offline`)."""
+    return feature_store_dir() / "offline" / FEATURE_VIEW_NAME
