@@ -15,9 +15,8 @@ from mfg_assets.defs.automation import (
 )
 from mfg_assets.defs.features import machine_hourly_features
 from mfg_assets.defs.ingestion import machine_events, quality_inspections, sensor_readings
-from mfg_assets.defs.io_managers import PartitionedParquetIOManager
 from mfg_assets.defs.labels import failure_labels_asset
-from mfg_assets.defs.resources import plant_database, warehouse_dir
+from mfg_assets.defs.resources import parquet_io_manager, plant_database
 
 
 def build_definitions() -> dg.Definitions:
@@ -35,7 +34,7 @@ def build_definitions() -> dg.Definitions:
         sensors=[plant_automation_sensor],
         resources={
             "plant_db": plant_database(),
-            "parquet_io_manager": PartitionedParquetIOManager(base_dir=warehouse_dir()),
+            "parquet_io_manager": parquet_io_manager(),
         },
     )
 

@@ -18,4 +18,4 @@ os.environ["BENTOML_DO_NOT_TRACK"] = "true"
 os.environ["YOLO_OFFLINE"] = "1"
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_DIR / 'mlflow.db'}"
 
-pytest_plugins = ["mfg_assets_tests.fixtures.services"]
+pytest_plugins = ["mfg_assets_tests.fixtures.services", "mfg_assets_tests.fixtures.s3"]

@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 from pydantic import PrivateAttr
 
-from mfg_assets.storage.files import FileStore, LocalFileStore
+from mfg_assets.storage.files import FileStore, file_store_from_uri
 
 
 def partition_file(asset_path: list[str], partition_key: str | None) -> str:
@@ -24,14 +24,18 @@ def partition_file(asset_path: list[str], partition_key: str | None) -> str:
 
 
 class PartitionedParquetIOManager(dg.ConfigurableIOManager):
-    """Polars frames as one parquet file per partition under ``base_dir``."""
+    """Polars frames as one parquet file per partition under ``base_dir``: a local directory,
+    or ``s3://bucket/prefix`` with the bucket reached through ``s3`` (dagster-aws)."""
 
     base_dir: str
+    # A dagster-aws ``S3Resource`` when ``base_dir`` is s3://; typed as its base class so that
+    # loading the code location does not import boto3/dagster-aws in the embedded profile.
+    s3: dg.ConfigurableResource | None = None
     _store: FileStore | None = PrivateAttr(default=None)
 
     def file_store(self) -> FileStore:
         if self._store is None:
-            self._store = LocalFileStore(self.base_dir)
+            self._store = file_store_from_uri(self.base_dir, self.s3)
         return self._store
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict) -> None:

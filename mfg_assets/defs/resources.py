@@ -8,8 +8,10 @@ from datetime import datetime
 import dagster as dg
 import polars as pl
 
+from mfg_assets.defs.io_managers import PartitionedParquetIOManager
 from mfg_assets.ingestion import extract
 from mfg_assets.settings import data_dir, default_plant_db_url
+from mfg_assets.storage.location import s3_resource, uses_s3, warehouse_uri
 
 
 class PlantDatabase(dg.ConfigurableResource):
@@ -44,3 +46,11 @@ def plant_database() -> PlantDatabase:
 def warehouse_dir() -> str:
     """Local directory of the parquet partitions (embedded profile)."""
     return str(data_dir() / "warehouse")
+
+
+def parquet_io_manager() -> PartitionedParquetIOManager:
+    """Partitions under ``MFG_STORAGE_URI`` (``s3://bucket/prefix``: S3 through dagster-aws,
+    endpoint and credentials from ``AWS_*`` env vars) or, unset, the local warehouse."""
+    if uses_s3():
+        return PartitionedParquetIOManager(base_dir=warehouse_uri(), s3=s3_resource(env_vars=True))
+    return PartitionedParquetIOManager(base_dir=warehouse_dir())

@@ -135,6 +135,11 @@ def describe(profile: str | None = None) -> dict[str, str]:
     online = dict(data["online_store"])
     if online.get("password"):
         online["password"] = "***"
+    if "connection_string" in online:  # redis: host:port,password=...,ssl=...
+        online["connection_string"] = ",".join(
+            "password=***" if part.strip().startswith("password=") else part
+            for part in online["connection_string"].split(",")
+        )
     registry = data["registry"]["path"]
     if "@" in registry and "://" in registry:
         scheme, rest = registry.split("://", 1)

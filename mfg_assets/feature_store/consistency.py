@@ -8,10 +8,11 @@ store and compares timestamp and every feature.
 Tolerance: Feast stores ``Float64`` features as protobuf ``double_val`` in every online store
 (a serialized ``ValueProto`` in SQLite/Postgres, a hash field in Redis), and the parquet ->
 arrow -> pandas -> proto path keeps float64 exactly, so values round-trip bit for bit
-(measured: max difference 0.0). ``rel_tol=1e-9, abs_tol=1e-12`` therefore only absorbs
-formatting-level noise should a store ever convert through text; a float32 declaration would
-show up as ~1e-7 relative error, and a value from another hour differs by far more. Integer
-features compare exactly; null and NaN count as the same "missing".
+(measured: max difference 0.0). ``rel_tol=1e-12, abs_tol=1e-12`` is a few thousand ulps:
+room for a store that ever went through a shorter decimal text form, yet a change of 1e-6 on
+a temperature of ~1000 (1e-9 relative) is caught; a float32 declaration would show up as ~1e-7
+relative error, and a value from another hour differs by far more. Integer features compare
+exactly; null and NaN count as the same "missing".
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mfg_assets.features.schema import feature_columns, feature_schema
 if TYPE_CHECKING:
     from feast import FeatureStore
 
-DEFAULT_REL_TOL = 1e-9
+DEFAULT_REL_TOL = 1e-12
 DEFAULT_ABS_TOL = 1e-12
 MISSING_ONLINE = "<not in online store>"
 
@@ -142,7 +143,7 @@ def check_online_offline(
         if online is None:
             mismatches.append(Mismatch(machine_id, MISSING_ONLINE, None, offline[TIMESTAMP_FIELD]))
             continue
-        online_ts, values = online
+        online_ts, values = online[0], dict(zip(features, online[1], strict=True))
         if online_ts != offline[TIMESTAMP_FIELD]:
             # a different hour is served: comparing its values feature by feature says nothing
             mismatches.append(

@@ -235,9 +235,3 @@ def latest_per_machine(
         .last()
         .select(frame.columns)
     )
-
-
-def mirror_has_files() -> bool:
-    """Whether the Feast source directory holds any day file (dask fails on an empty folder)."""
-    target = offline_source_dir()
-    return target.is_dir() and any(_DAY_NAME.match(p.name) for p in target.iterdir())

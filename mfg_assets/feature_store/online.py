@@ -44,7 +44,7 @@ __all__ = [
     "reader_for",
 ]
 
-OnlineRow = tuple[datetime, dict[str, Any]]
+OnlineRow = tuple[datetime, tuple[Any, ...]]  # (event_timestamp, values in feature order)
 
 _MISSING_TABLE_HINTS = ("no such table", "does not exist", "undefinedtable")
 
@@ -53,9 +53,7 @@ def _python_value(value: Any) -> Any:
     if value is None:
         return None
     kind = value.WhichOneof("val")
-    if kind is None or kind == "null_val":
-        return None
-    return getattr(value, kind)
+    return None if kind is None or kind == "null_val" else getattr(value, kind)
 
 
 def _is_missing(value: Any) -> bool:
@@ -99,7 +97,8 @@ class OnlineFeatureReader:
         }
 
     def fetch(self, machine_ids: Sequence[str]) -> dict[str, OnlineRow | None]:
-        """``{id: (event_timestamp, {feature: value})}``; ``None`` for ids without features."""
+        """``{id: (event_timestamp, values)}`` with values in ``self.features`` order; ``None``
+        for ids without features (absent, or every feature null)."""
         unique = list(dict.fromkeys(machine_ids))
         if not unique:
             return {}
@@ -119,13 +118,14 @@ class OnlineFeatureReader:
                     f"{self.project!r} ({exc}); run apply_definitions(store, force=True)"
                 ) from exc
             raise
+        features = self.features
         found: dict[str, OnlineRow | None] = {}
         for machine_id, (ts, values) in zip(unique, rows, strict=True):
             if not values or ts is None:
                 found[machine_id] = None
                 continue
-            converted = {name: _python_value(values.get(name)) for name in self.features}
-            if all(_is_missing(v) for v in converted.values()):
+            converted = tuple(_python_value(values.get(name)) for name in features)
+            if all(_is_missing(v) for v in converted):
                 found[machine_id] = None  # Redis answers unknown keys with empty values
                 continue
             found[machine_id] = (ts.astimezone(UTC), converted)
@@ -149,12 +149,9 @@ class OnlineFeatureReader:
             stale = {m: row[0] for m, row in found.items() if row and now - row[0] > max_age}
             if stale:
                 raise StaleFeaturesError(stale, max_age_s=max_age.total_seconds(), now=now)
-        rows = [found[m] for m in ids]
-        data: dict[str, list[Any]] = {JOIN_KEY: ids}
-        for name in self.features:
-            data[name] = [row[1][name] for row in rows]  # type: ignore[index]
-        data[TIMESTAMP_FIELD] = [row[0] for row in rows]  # type: ignore[index]
-        return pl.DataFrame(data, schema=self.schema)
+        # row orientation: ~4x cheaper than 37 column lists for the common 1-row request
+        records = [(m, *found[m][1], found[m][0]) for m in ids]  # type: ignore[index]
+        return pl.DataFrame(records, schema=self.schema, orient="row")
 
 
 def _validate_ids(machine_ids: Sequence[str]) -> list[str]:

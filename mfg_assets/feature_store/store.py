@@ -23,6 +23,9 @@ SQL registry).
 from __future__ import annotations
 
 import fcntl
+import os
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -49,7 +52,6 @@ from mfg_assets.feature_store.offline import (
     as_utc,
     days_covering,
     latest_per_machine,
-    mirror_has_files,
     partition_window_rows,
     read_offline,
     require_partitions,
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
     from feast import FeatureStore, RepoConfig
 
 ONE_MICROSECOND = timedelta(microseconds=1)
-DEFAULT_CHUNK_ROWS = 1000
+DEFAULT_CHUNK_ROWS = 5000
 
 
 # --------------------------------------------------------------------------- store + registry
@@ -111,8 +113,27 @@ def open_store(profile: str | None = None, *, apply: bool = True) -> FeatureStor
     return store
 
 
+def _strip_source_meta(message: Any) -> None:
+    """Clear ``DataSource.meta`` (creation/update timestamps set when the object is built)."""
+    if message.DESCRIPTOR.full_name == "feast.core.DataSource" and message.HasField("meta"):
+        message.ClearField("meta")
+    for descriptor, value in message.ListFields():
+        if descriptor.message_type is None:
+            continue
+        if descriptor.is_repeated:
+            if descriptor.message_type.GetOptions().map_entry:
+                continue
+            for item in value:
+                _strip_source_meta(item)
+        else:
+            _strip_source_meta(value)
+
+
 def _spec(obj: Any) -> Any:
-    return obj.to_proto().spec
+    """The object's spec without volatile metadata, for "is the registry up to date?"."""
+    spec = obj.to_proto().spec
+    _strip_source_meta(spec)
+    return spec
 
 
 def _registry_matches(store: FeatureStore, defs: FeastDefinitions) -> bool:
@@ -184,21 +205,17 @@ class MaterializeResult:
         }
 
 
-def _rows_frame(rows: dict[str, tuple[datetime, dict[str, Any]]]) -> pl.DataFrame:
+def _rows_frame(rows: dict[str, tuple[datetime, tuple[Any, ...]]]) -> pl.DataFrame:
+    """Online rows (as fetched by the reader) as a ``write_online`` frame."""
     schema = feature_schema()
-    data: dict[str, list[Any]] = {
-        JOIN_KEY: list(rows),
-        TIMESTAMP_FIELD: [r[0] for r in rows.values()],
-    }
-    for name in feature_columns():
-        data[name] = [r[1][name] for r in rows.values()]
     return pl.DataFrame(
-        data,
+        [(m, ts, *values) for m, (ts, values) in rows.items()],
         schema={
             JOIN_KEY: pl.String(),
             TIMESTAMP_FIELD: TS_DTYPE,
             **{n: schema[n] for n in feature_columns()},
         },
+        orient="row",
     )
 
 
@@ -364,25 +381,83 @@ def _conform_features(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     ).unique(subset=[JOIN_KEY, TIMESTAMP_FIELD], keep="first", maintain_order=True)
 
 
+def _scratch_store(store: FeatureStore, folder: Path, source: Path) -> FeatureStore:
+    """A private Feast store (own registry, unused SQLite online store) whose definitions are the
+    plant's, except that the file source reads ``source``; offline config taken from ``store``."""
+    from feast import FeatureStore, RepoConfig
+
+    config = RepoConfig(
+        project=store.project,
+        provider="local",
+        registry={
+            "registry_type": "file",
+            "path": str(folder / "registry.db"),
+            "cache_ttl_seconds": 0,
+        },
+        online_store={"type": "sqlite", "path": str(folder / "online.db")},
+        offline_store=store.config.offline_store,
+        entity_key_serialization_version=store.config.entity_key_serialization_version,
+    )
+    scratch = FeatureStore(config=config)
+    scratch.apply(build_definitions(source_path=source).objects())
+    return scratch
+
+
+def _link_source_files(source: Path, files: list[Path]) -> None:
+    """Make ``source`` hold exactly ``files`` (hard links: a snapshot, even if the mirror file
+    is replaced meanwhile; copies where the filesystem cannot link)."""
+    for old in source.iterdir():
+        old.unlink()
+    for path in files:
+        try:
+            os.link(path, source / path.name)
+        except OSError:
+            shutil.copy2(path, source / path.name)
+
+
 def _feast_point_in_time(
     store: FeatureStore, keys: pl.DataFrame, names: list[str], chunk_rows: int
 ) -> pl.DataFrame:
-    if not mirror_has_files():
-        return _null_features(keys, names)  # dask cannot read an empty folder
+    """Feast ``get_historical_features``, one UTC day of label times at a time.
+
+    Feast's file store merges every label of a machine with *every* offline row of that
+    machine before applying the TTL, so cost and memory grow with labels x history length
+    (6,720 labels over 30 days of history: 47 s). Each day's labels only need the mirror files
+    that can hold rows within the TTL, so they are joined against exactly those (a private
+    store with the same definitions, its source folder holding links to those day files).
+    """
+    target = offline_source_dir()
     all_features = names == feature_columns()
+    refs = [f"{FEATURE_VIEW_NAME}:{n}" for n in names]
     parts = []
-    for chunk in keys.iter_slices(max(1, chunk_rows)):
-        with registry_lock(store.config, exclusive=False):
-            store.refresh_registry()
+    scratch_root = target.parent / ".scratch"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_root, prefix="pit-") as tmp:
+        source = Path(tmp) / FEATURE_VIEW_NAME
+        source.mkdir()
+        scratch: FeatureStore | None = None
+        by_day = keys.with_columns(pl.col(TIMESTAMP_FIELD).dt.date().alias("_day"))
+        for _, day_keys in by_day.group_by("_day", maintain_order=True):
+            day_keys = day_keys.drop("_day")
+            lo = day_keys[TIMESTAMP_FIELD].min() - FEATURE_TTL
+            hi = day_keys[TIMESTAMP_FIELD].max()
+            files = [f for d in days_covering(lo, hi) if (f := target / f"{d}.parquet").exists()]
+            if not files:  # nothing within reach (and dask cannot read an empty folder)
+                parts.append(_null_features(day_keys, names))
+                continue
+            _link_source_files(source, files)
+            if scratch is None:
+                scratch = _scratch_store(store, Path(tmp), source)
             wanted: Any = (
-                store.get_feature_service(FEATURE_SERVICE_NAME)
-                if all_features
-                else [f"{FEATURE_VIEW_NAME}:{n}" for n in names]
+                scratch.get_feature_service(FEATURE_SERVICE_NAME) if all_features else refs
             )
-            job = store.get_historical_features(entity_df=chunk.to_pandas(), features=wanted)
-        with _quiet_dask():
-            parts.append(_conform_features(pl.from_arrow(job.to_arrow()), names))
-    return pl.concat(parts, how="vertical")
+            for chunk in day_keys.iter_slices(max(1, chunk_rows)):
+                with _quiet_dask():
+                    job = scratch.get_historical_features(
+                        entity_df=chunk.to_pandas(), features=wanted
+                    )
+                    parts.append(_conform_features(pl.from_arrow(job.to_arrow()), names))
+    return pl.concat(parts, how="vertical") if parts else _null_features(keys, names)
 
 
 def _polars_point_in_time(

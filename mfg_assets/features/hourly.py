@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 
+from mfg_assets.features.outliers import clip_wide
+from mfg_assets.features.quarantine import SENSOR_ENUM
 from mfg_assets.features.schema import TIMESTAMP_COLUMN, empty_features, feature_schema
 from mfg_assets.plant.catalog import SENSOR_TYPES
 
@@ -18,22 +21,39 @@ from mfg_assets.plant.catalog import SENSOR_TYPES
 def pivot_sensors(readings: pl.DataFrame) -> pl.DataFrame:
     """Long ``(ts, machine_id, sensor_type, value)`` → wide, one column per sensor type.
 
-    Every sensor type gets a column even if absent from the input (all null then).
+    Every sensor type gets a column even if absent from the input (all null then); a repeated
+    key keeps its first value (triage has already quarantined duplicates). Unknown sensor
+    types are ignored. Implemented as one sort and a scatter per sensor, which is several
+    times faster than ``DataFrame.pivot`` on millions of readings.
     """
-    if readings.is_empty():
-        return pl.DataFrame(
-            schema={"machine_id": pl.String, "ts": pl.Datetime("us", "UTC")}
-            | {s: pl.Float64 for s in SENSOR_TYPES}
-        )
-    wide = readings.pivot(
-        on="sensor_type", index=["machine_id", "ts"], values="value", aggregate_function="first"
+    schema = {"machine_id": pl.String(), "ts": pl.Datetime("us", "UTC")}
+    code = pl.col("sensor_type").cast(SENSOR_ENUM, strict=False).to_physical()
+    long = (
+        readings.select("machine_id", "ts", "value", code.alias("_sensor"))
+        .drop_nulls("_sensor")
+        .sort("machine_id", "ts", "_sensor", maintain_order=True)
     )
-    missing = [pl.lit(None, pl.Float64).alias(s) for s in SENSOR_TYPES if s not in wide.columns]
-    return (
-        wide.with_columns(missing)
-        .select("machine_id", "ts", *SENSOR_TYPES)
-        .sort("machine_id", "ts")
+    if long.is_empty():
+        return pl.DataFrame(schema=schema | {s: pl.Float64() for s in SENSOR_TYPES})
+    starts = (pl.col("machine_id") != pl.col("machine_id").shift(1)) | (
+        pl.col("ts") != pl.col("ts").shift(1)
     )
+    long = long.with_columns(starts.fill_null(True).alias("_start"))
+    group = (long["_start"].cast(pl.Int64).cum_sum() - 1).to_numpy()
+    n_groups = int(group[-1]) + 1
+    sensor = long["_sensor"].to_numpy()
+    values = long["value"].to_numpy()
+    columns = {}
+    for index, name in enumerate(SENSOR_TYPES):
+        rows = np.flatnonzero(sensor == index)[::-1]  # reversed: the first value wins
+        column = np.full(n_groups, np.nan)
+        column[group[rows]] = values[rows]
+        columns[name] = column
+    keys = long.filter(pl.col("_start")).select("machine_id", "ts")
+    wide = keys.with_columns(
+        [pl.Series(name, column).fill_nan(None) for name, column in columns.items()]
+    )
+    return wide.cast(schema | {s: pl.Float64() for s in SENSOR_TYPES})
 
 
 def interpolate_gaps(wide: pl.DataFrame) -> pl.DataFrame:
@@ -45,33 +65,46 @@ def interpolate_gaps(wide: pl.DataFrame) -> pl.DataFrame:
     return wide.sort("machine_id", "ts").with_columns(filled)
 
 
-def _slope(sensor: str) -> pl.Expr:
-    """Least-squares slope of the sensor against time, in units per minute."""
-    t = (pl.col("ts") - pl.col("ts").min()).dt.total_microseconds() / 60e6
-    x = pl.col(sensor)
-    var_t = ((t - t.mean()) ** 2).sum()
-    cov = ((t - t.mean()) * (x - x.mean())).sum()
-    return pl.when(var_t > 0).then(cov / var_t).otherwise(None)
+def aggregate_hourly(wide: pl.DataFrame) -> pl.DataFrame:
+    """Per machine-hour mean, std, min, max, last and slope of every sensor, and how many
+    readings (non-null cells before gap filling, column ``_observed``) it had.
 
-
-def aggregate_hourly(wide: pl.DataFrame, reading_counts: pl.DataFrame) -> pl.DataFrame:
-    """Per machine-hour mean, std, min, max, last and slope of every sensor."""
-    aggs: list[pl.Expr] = []
+    The slope is the least-squares fit against time in minutes, from running sums
+    (``(nΣtx − ΣtΣx) / (nΣt² − (Σt)²)``) so it costs one pass like the other statistics.
+    """
+    hour = pl.col("ts").dt.truncate("1h")
+    t = ((pl.col("ts") - hour).dt.total_microseconds() / 60e6).alias("_t")
+    aggs: list[pl.Expr] = [
+        pl.col("_observed").sum().cast(pl.Int64).alias("n_readings"),
+        pl.col("_t").sum().alias("_st"),
+        (pl.col("_t") * pl.col("_t")).sum().alias("_stt"),
+        pl.len().alias("_n"),
+    ]
     for s in SENSOR_TYPES:
         aggs += [
             pl.col(s).mean().alias(f"{s}_mean"),
             pl.col(s).std().alias(f"{s}_std"),
             pl.col(s).min().alias(f"{s}_min"),
             pl.col(s).max().alias(f"{s}_max"),
-            pl.col(s).sort_by("ts").last().alias(f"{s}_last"),
-            _slope(s).alias(f"{s}_slope"),
+            pl.col(s).last().alias(f"{s}_last"),
+            (pl.col("_t") * pl.col(s)).sum().alias(f"_stx_{s}"),
         ]
     hourly = (
-        wide.with_columns(pl.col("ts").dt.truncate("1h").alias("hour"))
-        .group_by("machine_id", "hour")
+        wide.with_columns(hour.alias("hour"), t)
+        .group_by("machine_id", "hour", maintain_order=True)
         .agg(aggs)
     )
-    return hourly.join(reading_counts, on=["machine_id", "hour"], how="left")
+    n, st, stt = pl.col("_n"), pl.col("_st"), pl.col("_stt")
+    denominator = n * stt - st * st
+    slopes = [
+        pl.when(denominator > 1e-9)
+        .then((n * pl.col(f"_stx_{s}") - st * pl.col(f"{s}_mean") * n) / denominator)
+        .alias(f"{s}_slope")
+        for s in SENSOR_TYPES
+    ]
+    return hourly.with_columns(slopes).drop(
+        "_n", "_st", "_stt", *[f"_stx_{s}" for s in SENSOR_TYPES]
+    )
 
 
 def inspection_outcomes(inspections: pl.DataFrame) -> pl.DataFrame:
@@ -87,19 +120,25 @@ def inspection_outcomes(inspections: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def hourly_features(clean: pl.DataFrame, inspections: pl.DataFrame) -> pl.DataFrame:
-    """The feature table for the hours covered by ``clean`` readings, schema-correct."""
+def hourly_features(
+    clean: pl.DataFrame, inspections: pl.DataFrame, bounds: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, int]:
+    """The feature table for the hours covered by ``clean`` readings, schema-correct.
+
+    ``bounds`` (from :mod:`mfg_assets.features.outliers`) clip the readings before gaps are
+    filled; returns the features and the number of values clipped.
+    """
     if clean.is_empty():
-        return empty_features()
-    counts = (
-        clean.with_columns(pl.col("ts").dt.truncate("1h").alias("hour"))
-        .group_by("machine_id", "hour")
-        .agg(pl.len().cast(pl.Int64).alias("n_readings"))
+        return empty_features(), 0
+    wide = pivot_sensors(clean)
+    wide = wide.with_columns(
+        pl.sum_horizontal(pl.col(SENSOR_TYPES).is_not_null()).alias("_observed")
     )
-    hourly = aggregate_hourly(interpolate_gaps(pivot_sensors(clean)), counts)
+    clipped, n_clipped = clip_wide(wide, bounds) if bounds is not None else (wide, 0)
+    hourly = aggregate_hourly(interpolate_gaps(clipped))
     joined = hourly.join(inspection_outcomes(inspections), on=["machine_id", "hour"], how="left")
     schema = feature_schema()
-    return (
+    features = (
         joined.with_columns(
             (pl.col("hour") + timedelta(hours=1)).alias(TIMESTAMP_COLUMN),
             pl.col("n_inspections", "n_defects").fill_null(0),
@@ -109,3 +148,4 @@ def hourly_features(clean: pl.DataFrame, inspections: pl.DataFrame) -> pl.DataFr
         .cast(schema)
         .sort("hour", "machine_id")
     )
+    return features, n_clipped

@@ -46,22 +46,27 @@ def previous_hour_iqr_bounds(
     )
 
 
-def clip_to_bounds(clean: pl.DataFrame, bounds: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Clip each reading into its hour's bounds; returns the clipped frame and how many moved."""
-    joined = clean.with_columns(pl.col("ts").dt.truncate("1h").alias("hour")).join(
-        bounds.select("machine_id", "sensor_type", "hour", "lower", "upper"),
-        on=["machine_id", "sensor_type", "hour"],
-        how="left",
+def clip_wide(wide: pl.DataFrame, bounds: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Clip each sensor column of a wide ``(machine_id, ts, <sensors>)`` frame into its
+    machine-hour bounds; returns the clipped frame and how many values moved."""
+    sensors = [c for c in wide.columns if c not in ("machine_id", "ts", "_observed")]
+    if bounds.is_empty() or wide.is_empty():
+        return wide, 0
+    per_hour = bounds.pivot(
+        on="sensor_type",
+        index=["machine_id", "hour"],
+        values=["lower", "upper"],
+        aggregate_function="first",
     )
-    clipped = pl.col("value").clip(pl.col("lower"), pl.col("upper"))
-    out = joined.with_columns(
-        pl.when(pl.col("lower").is_not_null())
-        .then(clipped)
-        .otherwise(pl.col("value"))
-        .alias("clipped")
+    limits = {s: (f"lower_{s}", f"upper_{s}") for s in sensors if f"lower_{s}" in per_hour.columns}
+    joined = wide.with_columns(pl.col("ts").dt.truncate("1h").alias("hour")).join(
+        per_hour, on=["machine_id", "hour"], how="left"
     )
-    n_clipped = int(out.select((pl.col("clipped") != pl.col("value")).sum()).item() or 0)
-    return (
-        out.select("ts", "machine_id", "sensor_type", pl.col("clipped").alias("value")),
-        n_clipped,
-    )
+    clipped = {s: pl.col(s).clip(pl.col(lo), pl.col(hi)) for s, (lo, hi) in limits.items()}
+    moved = joined.select(
+        pl.sum_horizontal(
+            [(expr != pl.col(s)).fill_null(False).sum() for s, expr in clipped.items()]
+        )
+    ).item()
+    out = joined.with_columns(**clipped).select(wide.columns)
+    return out, int(moved or 0)

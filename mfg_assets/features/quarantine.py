@@ -38,46 +38,81 @@ def reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
     return {reason: int(found.get(reason, 0)) for reason in REASONS}
 
 
-def _physical_range_ok() -> pl.Expr:
-    ok = pl.lit(False)
-    for spec in SENSORS:
-        in_range = pl.col("value").is_between(spec.physical_min, spec.physical_max)
-        ok = pl.when(pl.col("sensor_type") == spec.name).then(in_range).otherwise(ok)
-    return ok
+SENSOR_ENUM = pl.Enum([s.name for s in SENSORS])
+_PHYSICAL_MIN = pl.Series([s.physical_min for s in SENSORS], dtype=pl.Float64)
+_PHYSICAL_MAX = pl.Series([s.physical_max for s in SENSORS], dtype=pl.Float64)
+
+
+def usable_reading(known_machines: pl.Series) -> pl.Expr:
+    """True for a reading from a known machine and sensor with a value in physical range."""
+    sensor = pl.col("sensor_type").cast(SENSOR_ENUM, strict=False)
+    code = sensor.to_physical()
+    return (
+        pl.col("machine_id").is_in(known_machines.implode())
+        & sensor.is_not_null()
+        & pl.col("value").is_not_nan()
+        & pl.col("value").is_between(
+            pl.lit(_PHYSICAL_MIN).gather(code), pl.lit(_PHYSICAL_MAX).gather(code)
+        )
+    ).fill_null(False)
 
 
 def triage_readings(readings: pl.DataFrame, known_machines: list[str] | pl.Series) -> Triage:
     """Split long-format readings into clean rows and quarantined rows with a reason.
 
     Duplicates are later rows with the same ``(ts, machine_id, sensor_type)`` as an earlier
-    usable row; the first one is kept.
+    usable row; the first one is kept. Reasons are small integer codes until the (few)
+    quarantined rows get their names, so the millions of clean rows never carry strings.
     """
-    known = pl.Series(list(known_machines), dtype=pl.String)
-    sensors = pl.Series([s.name for s in SENSORS], dtype=pl.String)
-    value_missing = pl.col("value").is_null() | pl.col("value").is_nan()
+    known = pl.Series(list(known_machines), dtype=pl.String).unique().sort()
+    machine = pl.col("machine_id").cast(pl.Enum(known), strict=False)
+    sensor = pl.col("sensor_type").cast(SENSOR_ENUM, strict=False)
+    code = pl.col("_sensor").to_physical()
+    in_range = pl.col("value").is_between(
+        pl.lit(_PHYSICAL_MIN).gather(code), pl.lit(_PHYSICAL_MAX).gather(code)
+    )
     reason = (
-        pl.when(~pl.col("machine_id").is_in(known.implode()))
-        .then(pl.lit("unknown_machine"))
-        .when(~pl.col("sensor_type").is_in(sensors.implode()))
-        .then(pl.lit("unknown_sensor"))
-        .when(value_missing)
-        .then(pl.lit("missing_value"))
-        .when(~_physical_range_ok())
-        .then(pl.lit("out_of_range"))
-        .otherwise(None)
+        pl.when(pl.col("_machine").is_null())
+        .then(1)
+        .when(pl.col("_sensor").is_null())
+        .then(2)
+        .when(pl.col("value").is_null() | pl.col("value").is_nan())
+        .then(3)
+        .when(~in_range)
+        .then(4)
+        .otherwise(0)
+        .cast(pl.UInt8)
     )
-    labelled = readings.with_columns(reason.alias("reason"))
-    usable = pl.col("reason").is_null()
-    # A usable row whose key already appeared on an earlier usable row is a duplicate.
-    repeat = ~pl.struct(*READING_KEY, usable.alias("usable")).is_first_distinct()
-    labelled = labelled.with_columns(
-        pl.when(usable & repeat)
-        .then(pl.lit("duplicate"))
-        .otherwise(pl.col("reason"))
-        .alias("reason")
+    labelled = readings.with_columns(machine.alias("_machine"), sensor.alias("_sensor"))
+    labelled = labelled.with_columns(reason.alias("_reason")).with_row_index("_row")
+    # Duplicates: an integer key (ms, machine, sensor) sorted once finds the few repeated keys
+    # (cheaper than hashing millions of distinct keys); the exact key (µs timestamps) then
+    # decides among those candidates.
+    coarse = (
+        pl.col("ts").dt.epoch("ms") * 8192
+        + pl.col("_machine").to_physical().cast(pl.Int64) * 8
+        + code.cast(pl.Int64)
     )
-    clean = labelled.filter(pl.col("reason").is_null()).drop("reason")
-    quarantined = labelled.filter(pl.col("reason").is_not_null())
+    keys = labelled.select(pl.when(pl.col("_reason") == 0).then(coarse).alias("k"))["k"]
+    keys = keys.drop_nulls().sort()
+    repeated_keys = keys.filter(keys.diff() == 0).unique()
+    if repeated_keys.len():
+        candidates = labelled.filter(
+            (pl.col("_reason") == 0) & coarse.is_in(repeated_keys.implode())
+        )
+        repeated = candidates.filter(~pl.struct("ts", "_machine", "_sensor").is_first_distinct())[
+            "_row"
+        ]
+        duplicate = pl.col("_row").is_in(repeated.implode())
+        labelled = labelled.with_columns(
+            pl.when(duplicate).then(5).otherwise(pl.col("_reason")).cast(pl.UInt8).alias("_reason")
+        )
+    columns = [c for c in readings.columns]
+    clean = labelled.filter(pl.col("_reason") == 0).select(columns)
+    names = pl.lit(pl.Series(["", *REASONS]))
+    quarantined = labelled.filter(pl.col("_reason") > 0).select(
+        *columns, names.gather(pl.col("_reason")).alias("reason")
+    )
     return Triage(clean=clean, quarantined=quarantined)
 
 

@@ -61,6 +61,7 @@ class DataConfig(_Section):
     window_days: int = 14  # training window ending at the model's partition day
     validation_fraction: float = 0.15  # time-ordered: train, then validation, then test
     test_fraction: float = 0.15
+    image_size: int | None = None  # image models: square input size in pixels
 
 
 class ModelConfig(_Section):
@@ -105,7 +106,7 @@ class TrainingConfig(_Section):
     checkpoint: CheckpointConfig = CheckpointConfig()
     seed: int = 42
     device: str = "cpu"  # cpu | auto | cuda | cuda:N
-    num_threads: int = 1  # fixed for reproducible CPU arithmetic
+    num_threads: int = 1  # fixed for reproducible CPU arithmetic; 1 is fastest for small MLPs
 
     @property
     def t_max(self) -> int:
@@ -235,6 +236,8 @@ def config_errors(config: ExperimentConfig) -> list[str]:
         "data.validation_fraction + data.test_fraction must be < 1 "
         f"(got {data.validation_fraction + data.test_fraction:g})",
     )
+    if data.image_size is not None:
+        check(data.image_size > 0, f"data.image_size must be > 0 (got {data.image_size})")
     if data.feature_columns is not None:
         check(bool(data.feature_columns), "data.feature_columns must not be empty (or null)")
         dupes = sorted({c for c in data.feature_columns if data.feature_columns.count(c) > 1})

@@ -155,11 +155,11 @@ class ModelRegistry:
             raise NoPreviousChampionError(f"{name} has no champion to roll back")
         seen = {current}
         candidate = self._previous(name, current)
-        while candidate is not None and (
-            candidate in seen or self._tags(name, candidate).get(ROLLED_BACK_TAG) == "true"
-        ):
+        while candidate is not None and self._tags(name, candidate).get(ROLLED_BACK_TAG) == "true":
             seen.add(candidate)
             candidate = self._previous(name, candidate)
+            if candidate in seen:  # a promotion cycle of rolled-back versions: nothing left
+                candidate = None
         if candidate is None:
             raise NoPreviousChampionError(
                 f"{name} v{current} is the champion and there is no previous champion to "
@@ -172,9 +172,14 @@ class ModelRegistry:
 
     def version_info(self, name: str, version: int) -> dict[str, Any]:
         """Tags and the producing run's final metrics of one version."""
+        from mlflow.exceptions import MlflowException
+
         mv = self._version(name, version)
-        metrics = self.client.get_run(mv.run_id).data.metrics if mv.run_id else {}
-        return {"version": version, "tags": dict(mv.tags), "metrics": dict(metrics)}
+        try:
+            metrics = dict(self.client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
+        except MlflowException:  # the producing run was deleted
+            metrics = {}
+        return {"version": version, "tags": dict(mv.tags), "metrics": metrics}
 
     def status(self, name: str) -> dict[str, dict[str, Any] | None]:
         """Champion and challenger (tags, run metrics); RegistryError if ``name`` is unknown."""

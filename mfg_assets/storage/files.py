@@ -1,19 +1,32 @@
-"""A minimal file store for partition outputs: local directory today, S3 by configuration.
+"""A minimal file store for partition outputs and artifacts: a local directory or an S3 bucket.
 
 Writes are atomic from a reader's point of view (local: write a temporary file then rename;
-S3: a single PUT), so a failed run never leaves a half-written partition visible.
+S3: a single PUT, which S3 only makes visible once the whole body has arrived), so a failed
+run never leaves a half-written partition visible.
+
+Which store is used is configuration, never code: :func:`file_store_from_uri` maps a plain path
+(or ``file://``) to :class:`LocalFileStore` and ``s3://bucket/prefix`` to :class:`S3FileStore`.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
+
+
+class FileStoreError(RuntimeError):
+    """A store could not be reached or refused an operation; the message names where."""
 
 
 class FileStore(Protocol):
-    """Bytes in and out by relative path."""
+    """Bytes in and out by relative path (``/``-separated)."""
 
     def write_bytes(self, relpath: str, data: bytes) -> str: ...
 
@@ -22,6 +35,8 @@ class FileStore(Protocol):
     def exists(self, relpath: str) -> bool: ...
 
     def uri(self, relpath: str) -> str: ...
+
+    def list_files(self, prefix: str = "") -> list[str]: ...
 
 
 class LocalFileStore:
@@ -54,3 +69,150 @@ class LocalFileStore:
 
     def uri(self, relpath: str) -> str:
         return str(self._path(relpath))
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Relative paths of the finished files under ``prefix`` (temporary files excluded)."""
+        base = self._path(prefix) if prefix else self.root
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.endswith(".tmp")
+        )
+
+
+class S3FileStore:
+    """Objects under ``s3://bucket/prefix``, through a boto3 client.
+
+    ``client`` is a boto3 S3 client, or a dagster-aws ``S3Resource`` whose ``get_client()`` is
+    called on first use (so building the store never opens a connection). Every failure is
+    raised as :class:`FileStoreError` naming the endpoint and the object, e.g. ``S3 endpoint
+    http://minio:9000 unreachable writing s3://plant/warehouse/x.parquet: ...``.
+    """
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
+        if not bucket:
+            raise ValueError("an S3 file store needs a bucket")
+        self._client_or_resource = client
+        self._client: Any = None if hasattr(client, "get_client") else client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._client_or_resource.get_client()
+        return self._client
+
+    @property
+    def endpoint(self) -> str:
+        return str(getattr(self.client.meta, "endpoint_url", None) or "default AWS endpoint")
+
+    def key(self, relpath: str) -> str:
+        relpath = relpath.lstrip("/")
+        return f"{self.prefix}/{relpath}" if self.prefix else relpath
+
+    def uri(self, relpath: str) -> str:
+        return f"s3://{self.bucket}/{self.key(relpath)}"
+
+    def _error(self, action: str, relpath: str, exc: Exception) -> FileStoreError:
+        from botocore.exceptions import ClientError
+
+        if isinstance(exc, ClientError):
+            code = exc.response.get("Error", {}).get("Code", "?")
+            what = f"S3 endpoint {self.endpoint} refused {action} {self.uri(relpath)} ({code})"
+        else:
+            what = f"S3 endpoint {self.endpoint} unreachable {action} {self.uri(relpath)}"
+        return FileStoreError(f"{what}: {exc}")
+
+    def write_bytes(self, relpath: str, data: bytes) -> str:
+        # One PUT with the body's MD5: S3 stores the object whole or not at all, and rejects a
+        # body that arrived damaged, so readers never see a partial partition.
+        import base64
+        import hashlib
+
+        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.key(relpath), Body=data, ContentMD5=md5
+            )
+        except Exception as exc:
+            raise self._error("writing", relpath, exc) from exc
+        return self.uri(relpath)
+
+    def read_bytes(self, relpath: str) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.key(relpath))
+            return response["Body"].read()
+        except Exception as exc:
+            raise self._error("reading", relpath, exc) from exc
+
+    def exists(self, relpath: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(relpath))
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 or exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return False
+            raise self._error("checking", relpath, exc) from exc
+        except Exception as exc:
+            raise self._error("checking", relpath, exc) from exc
+        return True
+
+    def _keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(prefix)):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Relative paths of the objects under ``prefix``."""
+        start = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            return sorted(key[start:] for key in self._keys(prefix))
+        except Exception as exc:
+            raise self._error("listing", prefix, exc) from exc
+
+
+def is_s3_uri(uri: str) -> bool:
+    return str(uri).startswith("s3://")
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """``base`` (a path or ``s3://bucket/prefix``) with ``/``-joined ``parts``."""
+    base = str(base)
+    if is_s3_uri(base):
+        return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p)])
+    return str(Path(base, *parts))
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` → ``("bucket", "some/prefix")``."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"{uri!r} is not an s3://bucket[/prefix] URI")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def file_store_from_uri(uri: str | Path, s3_resource: S3Resource | None = None) -> FileStore:
+    """The store a URI names: ``s3://bucket/prefix`` or a local path / ``file://`` URI.
+
+    For S3 the client comes from ``s3_resource`` (endpoint, region and credentials are its
+    configuration); without one, a default ``S3Resource()`` reads the standard AWS environment.
+    """
+    text = str(uri)
+    if is_s3_uri(text):
+        bucket, prefix = parse_s3_uri(text)
+        if s3_resource is None:
+            from dagster_aws.s3 import S3Resource
+
+            s3_resource = S3Resource()
+        return S3FileStore(s3_resource, bucket, prefix)
+    if text.startswith("file://"):
+        text = urlparse(text).path
+    elif "://" in text:
+        raise ValueError(f"unsupported storage URI {text!r}: use a local path or s3://bucket/…")
+    return LocalFileStore(text)

@@ -58,7 +58,9 @@ def test_feature_view_schema_types_ttl_and_service(data_dir: Path) -> None:
     assert [f.name for f in projection.features] == feature_columns()
 
 
-def test_profiles_are_chosen_by_environment(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profiles_are_chosen_by_environment(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     embedded = store_config()
     assert embedded.online_store.type == "sqlite"
     assert Path(embedded.online_store.path) == data_dir / "feature_store" / "online.db"

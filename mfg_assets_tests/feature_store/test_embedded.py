@@ -138,23 +138,43 @@ def test_apply_is_skipped_when_definitions_are_unchanged(plant: Plant, embedded_
     assert apply_definitions(embedded_store, force=True) is True
 
 
-def _feast_env(data_dir: Path) -> dict[str, str]:
-    return dict(os.environ, MFG_DATA_DIR=str(data_dir), MFG_FEAST_PROJECT="mfg_test")
-
-
-def test_feast_cli_in_the_repo_folder(plant: Plant, data_dir: Path) -> None:
+def test_feast_cli_apply_in_the_repo_folder(plant: Plant, data_dir: Path) -> None:
+    """`feast apply` with the repo's own yaml; one subprocess only (importing feast is slow)."""
+    env = dict(os.environ, MFG_DATA_DIR=str(data_dir), MFG_FEAST_PROJECT="mfg_test")
     feast = str(Path(sys.executable).parent / "feast")
     applied = subprocess.run(
-        [feast, "apply"], cwd=REPO_DIR, env=_feast_env(data_dir), capture_output=True, text=True,
-        timeout=120,
+        [feast, "apply"], cwd=REPO_DIR, env=env, capture_output=True, text=True, timeout=180
     )
-    assert applied.returncode == 0, applied.stderr
+    assert applied.returncode == 0, applied.stdout + applied.stderr
     store = open_store("embedded", apply=False)
+    assert [v.name for v in store.list_feature_views()] == ["machine_hourly_features"]
     assert apply_definitions(store) is False  # CLI and code register identical specs
+    materialize_window(store, T0, T0 + HOURS * HOUR)
+    assert online_features(store, ["M01"]).height == 1
 
-    listed = subprocess.run(
-        [sys.executable, "-m", "mfg_assets.feature_store", "feature-views", "list"],
-        env=_feast_env(data_dir), capture_output=True, text=True, timeout=120,
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert "machine_hourly_features" in listed.stdout
+
+def test_module_cli_renders_the_profile_and_runs_feast(
+    plant: Plant, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feast.repo_config import load_repo_config
+
+    from mfg_assets.feature_store import __main__ as cli
+
+    seen = {}
+
+    def fake_call(command: list[str], env: dict[str, str]) -> int:
+        yaml_path = Path(command[command.index("-f") + 1])
+        seen["config"] = load_repo_config(cli.REPO_DIR, yaml_path)
+        seen["command"], seen["env"] = command, env
+        return 0
+
+    monkeypatch.setattr(cli.subprocess, "call", fake_call)
+    monkeypatch.setenv("FEAST_REDIS_CONNECTION", "127.0.0.1:6390")
+    assert cli.main(["--profile", "redis", "feature-views", "list"]) == 0
+    assert seen["command"][0].endswith("feast")
+    assert seen["command"][-2:] == ["feature-views", "list"]
+    assert seen["command"][1:3] == ["-c", str(cli.REPO_DIR)]
+    assert seen["config"].online_store.connection_string == "127.0.0.1:6390"
+    assert seen["config"].project == "mfg_test"
+    assert seen["env"]["MFG_DATA_DIR"] == str(data_dir)
+    assert (data_dir / "feature_store" / "offline" / "machine_hourly_features").is_dir()

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from mfg_assets.features.hourly import hourly_features, interpolate_gaps, pivot_sensors
-from mfg_assets.features.outliers import clip_to_bounds, previous_hour_iqr_bounds
+from mfg_assets.features.outliers import clip_wide, previous_hour_iqr_bounds
 from mfg_assets.features.pipeline import CleaningConfig, build_features
 from mfg_assets.features.quarantine import REASONS, triage_readings
 from mfg_assets.features.schema import feature_schema
@@ -80,7 +80,7 @@ def test_hourly_aggregates_of_a_known_ramp():
         for spec in SENSORS:
             value = 60.0 + 0.5 * minute if spec.name == "temperature" else spec.nominal
             rows.append((ts, "M001", spec.name, value))
-    out = hourly_features(readings(rows), inspections([]))
+    out, _ = hourly_features(readings(rows), inspections([]))
     row = out.row(0, named=True)
     assert row["temperature_slope"] == pytest.approx(0.5)
     assert row["temperature_min"] == 60.0
@@ -102,7 +102,7 @@ def test_inspections_join_on_machine_and_hour_only():
             (H0 + timedelta(minutes=70), "P3", "M002", "dent", 0.9),  # next hour: not joined
         ]
     )
-    out = hourly_features(readings(rows), insp).sort("machine_id")
+    out = hourly_features(readings(rows), insp)[0].sort("machine_id")
     m1, m2 = out.row(0, named=True), out.row(1, named=True)
     assert (m1["n_inspections"], m1["n_defects"], m1["defect_rate"]) == (2, 1, 0.5)
     assert (m2["n_inspections"], m2["n_defects"], m2["defect_rate"]) == (0, 0, 0.0)
@@ -158,17 +158,19 @@ def test_iqr_bounds_come_from_the_previous_hour_not_the_hour_cleaned():
     quiet = [(H0 + timedelta(minutes=m), "M001", "vibration", 3.2) for m in range(60)]
     quiet_bounds = previous_hour_iqr_bounds(readings(reference + quiet), k=1.5)
     assert quiet_bounds.filter(pl.col("hour") == H0)["upper"][0] == current["upper"][0]
-    clipped, moved = clip_to_bounds(readings(spike_hour), bounds)
+    clipped, moved = clip_wide(pivot_sensors(readings(spike_hour)), bounds)
     assert moved == 1
-    assert clipped["value"].max() == pytest.approx(3.6)
+    assert clipped["vibration"].max() == pytest.approx(3.6)
+    assert clipped["vibration"].min() == pytest.approx(3.2)
 
 
 def test_no_clipping_without_enough_reference():
     hour = readings([(H0 + timedelta(minutes=m), "M001", "vibration", float(m)) for m in range(60)])
     bounds = previous_hour_iqr_bounds(hour, min_samples=30).filter(pl.col("hour") == H0)
     assert bounds.is_empty()
-    clipped, moved = clip_to_bounds(hour, bounds)
-    assert moved == 0 and clipped["value"].to_list() == hour["value"].to_list()
+    wide = pivot_sensors(hour)
+    clipped, moved = clip_wide(wide, bounds)
+    assert moved == 0 and clipped.equals(wide)
 
 
 def test_build_features_accounting_and_window():
@@ -190,6 +192,24 @@ def test_build_features_accounting_and_window():
     assert build.quarantine_counts["duplicate"] == 1
     assert build.features["hour"].unique().to_list() == [H0]  # the reference hour is not output
     assert sorted(build.features["machine_id"]) == ["M001", "M002"]
+
+
+def test_build_features_clips_with_the_previous_hour_only():
+    ref = nominal_hour("M001", H0 - timedelta(hours=1), step_s=10)
+    spike = (H0 + timedelta(minutes=30, seconds=1), "M001", "vibration", 20.0)  # in range
+    current = nominal_hour("M001", H0) + [spike]
+    build = build_features(
+        readings(ref + current), inspections([]), ["M001"], H0, H0 + timedelta(hours=1)
+    )
+    assert build.values_clipped == 1
+    row = build.features.row(0, named=True)
+    assert row["vibration_max"] == pytest.approx(3.0)  # nominal: the reference IQR is zero
+    # Without the reference hour nothing is clipped.
+    alone = build_features(
+        readings(current), inspections([]), ["M001"], H0, H0 + timedelta(hours=1)
+    )
+    assert alone.values_clipped == 0
+    assert alone.features.row(0, named=True)["vibration_max"] == pytest.approx(20.0)
 
 
 def test_empty_hour_gives_schema_correct_empty_output():

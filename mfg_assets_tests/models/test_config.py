@@ -39,9 +39,14 @@ def test_ships_default_and_wide_experiments() -> None:
 
 
 @pytest.mark.parametrize("name", available_experiments())
-def test_shipped_experiments_load_and_validate(name: str) -> None:
+def test_every_shipped_experiment_validates(name: str) -> None:
+    assert load_experiment(name).experiment.name == name
+
+
+@pytest.mark.parametrize("name", ["maintenance_default", "maintenance_wide"])
+def test_maintenance_experiments(name: str) -> None:
     config = load_experiment(name)
-    assert config.experiment.name == name
+    assert config.model.kind == "maintenance"
     assert config.model.classes == ["no_failure", "failure"]
     assert config.training.optimizer.name == "AdamW"
     assert config.training.scheduler.name == "CosineAnnealingLR"
@@ -87,6 +92,7 @@ BAD_VALUES = [
     ("data.window_days", 0, "data.window_days must be > 0"),
     ("data.validation_fraction", 0.0, "data.validation_fraction must be in (0, 1)"),
     ("data.test_fraction", 0.9, "data.validation_fraction + data.test_fraction must be < 1"),
+    ("data.image_size", 0, "data.image_size must be > 0 (got 0)"),
     ("data.feature_columns", [], "data.feature_columns must not be empty"),
     ("data.feature_columns", ["a", "b", "a"], "data.feature_columns has duplicates ['a']"),
     ("experiment.name", " ", "experiment.name must not be empty"),

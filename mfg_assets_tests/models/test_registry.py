@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from importlib.metadata import entry_points
 
 import pytest
 
 from mfg_assets.models.cli import main
-from mfg_assets.models.maintenance.packaging import log_maintenance_model
+from mfg_assets.models.maintenance.dataset import select_split
+from mfg_assets.models.maintenance.evaluation import evaluate
+from mfg_assets.models.maintenance.packaging import (
+    load_maintenance_predict_proba,
+    log_maintenance_model,
+)
 from mfg_assets.models.registry import (
     CHALLENGER,
     CHAMPION,
@@ -52,7 +55,7 @@ def versions(registry, trained) -> list[int]:
     return [registry.register(uri, NAME, {"attempt": str(i)}) for i in range(1, 4)]
 
 
-def test_register_promote_gate_and_rollback(registry, trained, versions) -> None:
+def test_register_promote_gate_and_rollback(registry, trained, versions, signal_frame) -> None:
     assert versions == [1, 2, 3]
     assert registry.get_alias_version(NAME, CHAMPION) is None
     assert registry.get_alias_version("no_such_model", CHAMPION) is None
@@ -75,6 +78,14 @@ def test_register_promote_gate_and_rollback(registry, trained, versions) -> None
     status = registry.status(NAME)
     assert status[CHAMPION]["tags"]["previous_champion"] == "1"
     assert status[CHAMPION]["metrics"]["best_epoch"] == trained.best_epoch
+
+    # the champion can be re-scored on the challenger's held-out rows
+    champion = load_maintenance_predict_proba(registry.alias_uri(NAME, CHAMPION))
+    test = select_split(signal_frame, "test")
+    rescored = evaluate(champion, test, trained.threshold)
+    assert rescored["roc_auc"] == pytest.approx(
+        evaluate(trained.predict_proba, test, 0.5)["roc_auc"]
+    )
 
     assert registry.rollback(NAME) == (3, 1)
     assert registry.get_alias_version(NAME, CHAMPION) == 1
@@ -116,10 +127,8 @@ def test_cli_status_and_rollback(registry, versions, capsys) -> None:
     assert registry.get_alias_version(NAME, CHAMPION) == 1
 
 
-def test_console_script_exits_2_without_a_champion(mlflow_store) -> None:
-    script = os.path.join(os.path.dirname(sys.executable), "mfg-models")
-    done = subprocess.run(
-        [script, "rollback", "defect"], capture_output=True, text=True, env=os.environ.copy()
-    )
-    assert done.returncode == 2
-    assert "defect_detector has no champion to roll back" in done.stderr
+def test_cli_exits_2_without_a_champion_and_is_the_console_script(mlflow_store, capsys) -> None:
+    assert main(["rollback", "defect"]) == 2
+    assert "defect_detector has no champion to roll back" in capsys.readouterr().err
+    (script,) = entry_points(group="console_scripts", name="mfg-models")
+    assert script.load() is main

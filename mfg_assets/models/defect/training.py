@@ -90,6 +90,7 @@ class DetectorSettings:
     device: str = "cpu"
     threads: int | None = None
     log_every: int = 1
+    cache: bool = True  # decoded, resized images kept in RAM (a few MB per 100 images)
     augmentation: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -181,6 +182,7 @@ class DetectorSettings:
             "weight_decay": self.weight_decay,
             "momentum": self.momentum,
             "warmup_epochs": min(self.warmup_epochs, max(0.0, self.epochs / 4)),
+            "warmup_bias_lr": self.lr0,  # Ultralytics' 0.1 is meant for SGD, far too hot for AdamW
             "patience": self.patience,
             "save_period": self.save_period,
             "seed": self.seed,
@@ -190,6 +192,7 @@ class DetectorSettings:
             "amp": False,
             "plots": False,
             "workers": 0,
+            "cache": "ram" if self.cache else False,
             "val": True,
             "verbose": False,
             "close_mosaic": min(5, self.epochs // 4),

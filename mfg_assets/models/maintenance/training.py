@@ -210,14 +210,14 @@ def train_maintenance_model(
             if stop:
                 break
 
-    predictor = MaintenancePredictor(
-        state_dict=best_state,
-        normalizer=normalizer,
-        hidden_sizes=tuple(model_cfg.hidden_sizes or ()),
-        dropout=model_cfg.dropout,
-        threshold=0.5,
-    )
-    val_proba = predictor.predict_proba_array(val.x)
+        predictor = MaintenancePredictor(
+            state_dict=best_state,
+            normalizer=normalizer,
+            hidden_sizes=tuple(model_cfg.hidden_sizes or ()),
+            dropout=model_cfg.dropout,
+            threshold=0.5,
+        )
+        val_proba = predictor.predict_proba_array(val.x)
     predictor.threshold = best_f1_threshold(val.y, val_proba)
     return TrainedMaintenanceModel(
         predictor=predictor,
