@@ -49,3 +49,11 @@ def label_horizon_hours() -> int:
     if hours < 1:
         raise ValueError(f"MFG_LABEL_HORIZON_HOURS must be >= 1 (got {hours})")
     return hours
+
+
+def training_window_days() -> int:
+    """Days of labelled history a daily training set covers (``MFG_TRAINING_WINDOW_DAYS``)."""
+    days = int(os.environ.get("MFG_TRAINING_WINDOW_DAYS", "14"))
+    if days < 1:
+        raise ValueError(f"MFG_TRAINING_WINDOW_DAYS must be >= 1 (got {days})")
+    return days

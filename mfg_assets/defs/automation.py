@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from mfg_assets.defs.mlflow import mark_mlflow_run_failed
+
 PLANT_INGESTION_SELECTION = dg.AssetSelection.groups("plant_ingestion", "features")
 
 hourly_plant_job = dg.define_asset_job(
@@ -29,4 +31,15 @@ plant_automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
+)
+
+# Training set → model → evaluation (+ blocking promotion gate) → champion, as one run. Its
+# `mfg/kind: training` tag is limited to one run at a time by the instance's run coordinator
+# (dagster.yaml), so ingestion is never starved.
+maintenance_training_job = dg.define_asset_job(
+    "maintenance_training_job",
+    selection=dg.AssetSelection.groups("maintenance_model"),
+    description="Build the training set, train, evaluate against the champion, promote.",
+    tags={"mfg/kind": "training"},
+    hooks={mark_mlflow_run_failed},
 )

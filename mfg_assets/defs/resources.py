@@ -11,7 +11,8 @@ import polars as pl
 from mfg_assets.defs.io_managers import PartitionedParquetIOManager
 from mfg_assets.ingestion import extract
 from mfg_assets.settings import data_dir, default_plant_db_url
-from mfg_assets.storage.location import s3_resource, uses_s3, warehouse_uri
+from mfg_assets.storage.files import parse_s3_uri
+from mfg_assets.storage.location import artifact_uri, s3_resource, uses_s3, warehouse_uri
 
 
 class PlantDatabase(dg.ConfigurableResource):
@@ -54,3 +55,17 @@ def parquet_io_manager() -> PartitionedParquetIOManager:
     if uses_s3():
         return PartitionedParquetIOManager(base_dir=warehouse_uri(), s3=s3_resource(env_vars=True))
     return PartitionedParquetIOManager(base_dir=warehouse_dir())
+
+
+def model_io_manager() -> dg.ConfigurableIOManager:
+    """Pickled outputs (trained models, reports) under ``<storage>/model_io``: the local
+    ``FilesystemIOManager``, or dagster-aws's ``S3PickleIOManager`` when ``MFG_STORAGE_URI`` is
+    ``s3://bucket/prefix``."""
+    if uses_s3():
+        from dagster_aws.s3 import S3PickleIOManager
+
+        bucket, prefix = parse_s3_uri(artifact_uri("model_io"))
+        return S3PickleIOManager(
+            s3_resource=s3_resource(env_vars=True), s3_bucket=bucket, s3_prefix=prefix
+        )
+    return dg.FilesystemIOManager(base_dir=str(data_dir() / "model_io"))

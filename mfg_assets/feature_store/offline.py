@@ -23,6 +23,7 @@ first; ``sync_offline_store()`` syncs everything (the "Feast offline store" step
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -37,6 +38,8 @@ import polars as pl
 from mfg_assets.feature_store.errors import FeatureStoreError, PartitionsNotFoundError
 from mfg_assets.feature_store.names import JOIN_KEY, offline_source_dir, partitions_dir
 from mfg_assets.features.schema import TIMESTAMP_COLUMN, TS_DTYPE, feature_schema
+
+logger = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "mfg_feature_store.source_fingerprint"
 _HOURLY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-\d{4}\.parquet$")
@@ -126,6 +129,15 @@ def conform(frame: pl.DataFrame, *, origin: str) -> pl.DataFrame:
 def _build_day(files: list[_HourlyFile]) -> pl.DataFrame:
     frames = [conform(pl.read_parquet(f.path), origin=f"partition {f.path}") for f in files]
     day = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=feature_schema())
+    keyless = pl.col(JOIN_KEY).is_null() | pl.col(TIMESTAMP_COLUMN).is_null()
+    if dropped := day.filter(keyless).height:
+        # Feast can neither serve nor join such rows (and dask's sort fails on null timestamps)
+        logger.warning(
+            "skipping %d rows without machine_id/event_timestamp in %s",
+            dropped,
+            ", ".join(f.path.name for f in files),
+        )
+        day = day.filter(~keyless)
     return day.unique(subset=[JOIN_KEY, TIMESTAMP_COLUMN], keep="last", maintain_order=True).sort(
         [TIMESTAMP_COLUMN, JOIN_KEY]
     )

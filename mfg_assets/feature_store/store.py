@@ -252,15 +252,18 @@ def materialize_window(store: FeatureStore, start: datetime, end: datetime) -> M
     latest_ts = dict(
         zip(latest[JOIN_KEY].to_list(), latest[TIMESTAMP_FIELD].to_list(), strict=True)
     )
-    current = reader_for(store).fetch(list(latest_ts))
-    newer = {m: row for m, row in current.items() if row is not None and row[0] > latest_ts[m]}
+    reader = reader_for(store)
+    # one lock around read-newer / materialize / write-back: a concurrent materialization of a
+    # newer window cannot slip in between and be overwritten by this (older) one
     with registry_lock(store.config, exclusive=True), _quiet_dask():
+        current = reader.fetch(list(latest_ts))
+        newer = {m: r for m, r in current.items() if r is not None and r[0] > latest_ts[m]}
         store.refresh_registry()
         store.materialize(
             start_date=start + ONE_MICROSECOND, end_date=end, feature_views=[FEATURE_VIEW_NAME]
         )
-    if newer:
-        write_online(store, _rows_frame(newer))
+        if newer:
+            _push_online(store, _online_frame(_rows_frame(newer)))
     written = tuple(m for m in latest_ts if m not in newer)
     return MaterializeResult(
         start=start,
@@ -275,13 +278,8 @@ def materialize_window(store: FeatureStore, start: datetime, end: datetime) -> M
     )
 
 
-def write_online(store: FeatureStore, frame: pl.DataFrame) -> int:
-    """Push rows (``machine_id``, ``event_timestamp``, every feature) to the online store.
-
-    Goes through Feast's ``write_to_online_store``. Feast silently ignores an empty frame and a
-    frame whose features are all null; here an empty frame returns 0 and a row without any
-    feature value is an error. SQLite/Postgres overwrite regardless of timestamps.
-    """
+def _online_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` reduced to key, timestamp and features in schema dtypes; rejects empty rows."""
     features = feature_columns()
     missing = [c for c in (JOIN_KEY, TIMESTAMP_FIELD, *features) if c not in frame.columns]
     if missing:
@@ -292,29 +290,45 @@ def write_online(store: FeatureStore, frame: pl.DataFrame) -> int:
         pl.col(TIMESTAMP_FIELD).cast(TS_DTYPE),
         *[pl.col(c).cast(schema[c]) for c in features],
     )
-    if frame.is_empty():
-        return 0
+    no_value = pl.all_horizontal(
+        [
+            pl.col(c).is_null() | pl.col(c).is_nan()
+            if schema[c] == pl.Float64
+            else pl.col(c).is_null()
+            for c in features
+        ]
+    )
     empty_rows = frame.filter(
-        pl.all_horizontal(
-            [
-                pl.col(c).is_null() | pl.col(c).is_nan()
-                if schema[c] == pl.Float64
-                else pl.col(c).is_null()
-                for c in features
-            ]
-        )
-        | pl.col(JOIN_KEY).is_null()
-        | pl.col(TIMESTAMP_FIELD).is_null()
+        no_value | pl.col(JOIN_KEY).is_null() | pl.col(TIMESTAMP_FIELD).is_null()
     )
     if not empty_rows.is_empty():
         raise ValueError(
             "rows without a machine id, timestamp or any feature value cannot be written "
             f"(machines {empty_rows[JOIN_KEY].to_list()[:10]})"
         )
+    return frame
+
+
+def _push_online(store: FeatureStore, frame: pl.DataFrame) -> None:
+    # arrow-backed pandas keeps Int64 features with nulls as integers (numpy would make floats)
+    store.write_to_online_store(
+        FEATURE_VIEW_NAME, df=frame.to_pandas(use_pyarrow_extension_array=True)
+    )
+
+
+def write_online(store: FeatureStore, frame: pl.DataFrame) -> int:
+    """Push rows (``machine_id``, ``event_timestamp``, every feature) to the online store.
+
+    Goes through Feast's ``write_to_online_store``. Feast silently ignores an empty frame and a
+    frame whose features are all null; here an empty frame returns 0 and a row without any
+    feature value is an error. SQLite/Postgres overwrite regardless of timestamps; Redis skips
+    rows not newer than the stored one.
+    """
+    frame = _online_frame(frame)
+    if frame.is_empty():
+        return 0
     with registry_lock(store.config, exclusive=False):
-        store.write_to_online_store(
-            FEATURE_VIEW_NAME, df=frame.to_pandas(use_pyarrow_extension_array=True)
-        )
+        _push_online(store, frame)
     return frame.height
 
 
@@ -445,6 +459,15 @@ def _feast_point_in_time(
             if not files:  # nothing within reach (and dask cannot read an empty folder)
                 parts.append(_null_features(day_keys, names))
                 continue
+            # Feast's dask join crashes ("Divisions calculation failed ... nulls") on a
+            # multi-file source when a machine has no row at all: answer those directly
+            present = pl.scan_parquet(files).select(JOIN_KEY).unique().collect()[JOIN_KEY]
+            absent = day_keys.filter(~pl.col(JOIN_KEY).is_in(present.implode()))
+            if not absent.is_empty():
+                parts.append(_null_features(absent, names))
+                day_keys = day_keys.filter(pl.col(JOIN_KEY).is_in(present.implode()))
+                if day_keys.is_empty():
+                    continue
             _link_source_files(source, files)
             if scratch is None:
                 scratch = _scratch_store(store, Path(tmp), source)
@@ -500,11 +523,12 @@ def training_frame(
     a feature row get nulls (Feast drops those rows — they are joined back here). ``features``
     limits the columns (names or ``view:feature`` refs); default: the feature service.
 
-    ``engine="feast"`` runs Feast's ``get_historical_features`` (file offline store) in chunks of
-    ``chunk_rows`` distinct keys — Feast's dask join materializes every (label, feature row)
-    pair of a machine, so memory grows with chunk size x history length. ``engine="polars"``
-    computes the same as-of join directly on the offline source (tested equal, much faster on
-    long windows).
+    ``engine="feast"`` (default) runs Feast's ``get_historical_features`` per UTC day of label
+    times, against only the offline files within reach (see ``_feast_point_in_time``), at most
+    ``chunk_rows`` distinct (machine, time) keys per call: 6,720 labels (20 machines x 14 days)
+    over 30 days of history take ~5 s instead of 47 s for one call over the whole source.
+    ``engine="polars"`` computes the same as-of join directly on the offline mirror in ~0.1 s
+    (a test asserts both engines return identical frames).
     """
     entity = _entity_frame(entity_rows)
     names = _feature_names(features)

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import polars as pl
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from mfg_assets.plant.catalog import DEFECT_CLASSES, DEFECT_TYPES
 from mfg_assets.plant.images import (
@@ -100,15 +100,14 @@ def test_normal_has_no_boxes() -> None:
 
 
 def _stats(appearance: object) -> tuple[float, float]:
+    """Mean brightness and texture contrast (std of the grey image minus a 25 px box blur)."""
     means, textures = [], []
     for i in range(8):
         pixels = render_inspection(5, f"A-{i}", "normal", 0.0, appearance=appearance).pixels
-        gray = pixels.astype(float).mean(axis=2)
-        means.append(gray.mean())
-        # texture: mean absolute difference between neighbouring pixels at a 4 px lag
-        textures.append(
-            (np.abs(np.diff(gray[:, ::4], axis=1)).mean() + np.abs(np.diff(gray[::4], axis=0)).mean())
-        )
+        gray = Image.fromarray(pixels).convert("L")
+        smooth = np.asarray(gray.filter(ImageFilter.BoxBlur(12)), dtype=float)
+        means.append(np.asarray(gray, dtype=float).mean())
+        textures.append((np.asarray(gray, dtype=float) - smooth).std())
     return float(np.mean(means)), float(np.mean(textures))
 
 

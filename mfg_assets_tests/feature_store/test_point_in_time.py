@@ -14,7 +14,7 @@ from mfg_assets.feature_store.names import FEATURE_TTL
 from mfg_assets.feature_store.store import open_store, training_frame
 from mfg_assets.features.schema import feature_columns
 
-from .conftest import HOUR, HOURS, MACHINES, T0, Plant, feature_value, partition_frame
+from .conftest import HOUR, MACHINES, T0, Plant, feature_value, partition_frame
 
 
 @pytest.fixture
@@ -50,6 +50,17 @@ def test_later_values_never_leak_into_earlier_labels(two_hours) -> None:
     assert out.columns == ["machine_id", "event_timestamp", "label", *feature_columns()]
 
 
+def test_rewritten_partition_with_same_data_changes_nothing(data_dir, two_hours) -> None:
+    labels = pl.DataFrame(
+        {"machine_id": list(MACHINES) * 2, "event_timestamp": [T0 + 4 * HOUR] * 6}
+    )
+    before = training_frame(two_hours, labels)
+    Plant(data_dir).write(3, partition_frame(3).with_columns(pl.lit(99.0).alias("vibration_max")))
+    after = training_frame(two_hours, labels)
+    assert_frame_equal(after, before)
+    assert after.height == 6
+
+
 def test_ttl_gives_nulls_instead_of_stale_rows(two_hours) -> None:
     known = T0 + 4 * HOUR  # newest row's event_timestamp
     labels = pl.DataFrame(
@@ -76,26 +87,43 @@ def test_unknown_machine_and_pandas_input(two_hours) -> None:
     assert out["vibration_max"].to_list() == [None, 99.0]
 
 
-def test_polars_engine_matches_feast(data_dir) -> None:
+def test_polars_engine_matches_feast_across_days(data_dir) -> None:
     plant = Plant(data_dir)
-    for h in range(HOURS):
-        plant.write(h)
+    hours = 40  # 2026-11-01 00:00 .. 2026-11-02 15:00: labels straddle midnight
+    for h in range(hours):
+        if h != 20:  # one missing partition: labels right after it fall back to older rows
+            plant.write(h)
     store = open_store("embedded")
     rng = random.Random(7)
     labels = pl.DataFrame(
         {
-            "machine_id": [rng.choice([*MACHINES, "M99"]) for _ in range(200)],
+            "machine_id": [rng.choice([*MACHINES, "M99"]) for _ in range(300)],
             "event_timestamp": [
-                T0 + timedelta(minutes=rng.randrange(-120, (HOURS + 10) * 60, 15))
-                for _ in range(200)
+                T0 + timedelta(minutes=rng.randrange(-120, (hours + 10) * 60, 15))
+                for _ in range(300)
             ],
-            "row": list(range(200)),
+            "row": list(range(300)),
         }
     )
+    midnight = pl.DataFrame(
+        {
+            "machine_id": list(MACHINES),
+            "event_timestamp": [T0 + 24 * HOUR + timedelta(minutes=30)] * len(MACHINES),
+            "row": [-1] * len(MACHINES),
+        }
+    )
+    labels = pl.concat([labels, midnight])
     feast = training_frame(store, labels, chunk_rows=64)
     fast = training_frame(store, labels, engine="polars")
     assert_frame_equal(feast, fast)
-    assert feast["temperature_mean"].null_count() < 200
+    assert 0 < feast["temperature_mean"].null_count() < 150
+    after_midnight = feast.filter(
+        (pl.col("event_timestamp") == T0 + 24 * HOUR + timedelta(minutes=30))
+        & (pl.col("machine_id") != "M99")
+    )
+    assert after_midnight.height >= len(MACHINES)
+    for row in after_midnight.iter_rows(named=True):  # the row of partition 23:00, known 00:00
+        assert row["n_readings"] == feature_value(row["machine_id"], 23, "n_readings")
 
 
 def test_malformed_entity_rows(two_hours) -> None:

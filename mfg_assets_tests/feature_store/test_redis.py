@@ -110,7 +110,7 @@ def test_redis_consistency_detects_tampering(plant: Plant, redis_store) -> None:
         .filter(pl.col("machine_id") == "M03")
         .with_columns(pl.col("n_defects") + 1)
     )
-    write_online(redis_store, tampered.with_columns(pl.col("event_timestamp")))
+    write_online(redis_store, tampered)
     report = check_online_offline(redis_store, offline, 3, seed=0, now=now)
     assert report.passed  # same timestamp: Redis ignored the write, the store is still faithful
     write_online(

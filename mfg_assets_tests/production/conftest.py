@@ -20,7 +20,6 @@ from mfg_assets_tests.fixtures.services import PG_HOST, PG_PORT, _admin_conn
 from mfg_assets_tests.production.stack import DEPLOY
 
 
-
 @contextmanager
 def throwaway_database(prefix: str) -> Iterator[str]:
     """CREATE a uniquely named database, DROP it (forcing connections closed) afterwards."""

@@ -8,6 +8,7 @@ loopback servers the test session started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -140,10 +141,9 @@ class Service:
                 os.killpg(pgid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
             else:
-                try:  # children (run workers) of a process that exited on SIGTERM
+                # children (run workers) of a process that exited on SIGTERM
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         self._handle.close()
 
 

@@ -24,14 +24,20 @@ PLANT_ASSETS = ("sensor_readings", "quality_inspections", "machine_events")
 
 
 def _object(s3: S3Server, bucket: str, asset: str, key: str) -> pl.DataFrame:
-    body = s3.client().get_object(Bucket=bucket, Key=f"mfg/warehouse/{partition_file([asset], key)}")
+    body = s3.client().get_object(
+        Bucket=bucket, Key=f"mfg/warehouse/{partition_file([asset], key)}"
+    )
     return pl.read_parquet(io.BytesIO(body["Body"].read()))
 
 
 def test_instance_is_the_production_one(production_instance: dg.DagsterInstance):
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
-    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+    from dagster_postgres import (
+        PostgresEventLogStorage,
+        PostgresRunStorage,
+        PostgresScheduleStorage,
+    )
 
     instance = production_instance
     assert isinstance(instance.run_storage, PostgresRunStorage)
@@ -40,7 +46,10 @@ def test_instance_is_the_production_one(production_instance: dg.DagsterInstance)
     assert isinstance(instance.compute_log_manager, S3ComputeLogManager)
     coordinator = instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
-    limits = {(t["key"], t.get("value")): t["limit"] for t in coordinator.get_run_queue_config().tag_concurrency_limits}
+    limits = {
+        (t["key"], t.get("value")): t["limit"]
+        for t in coordinator.get_run_queue_config().tag_concurrency_limits
+    }
     assert limits[("mfg/kind", "training")] == 1
     assert coordinator.get_run_queue_config().max_concurrent_runs > 1
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2

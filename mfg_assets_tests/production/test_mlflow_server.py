@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_mlflow_server_tracks_runs_in_postgres_and_artifacts_in_s3(
     assert fetched.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server
     assert [a.path for a in client.list_artifacts(run_id, "reports")] == ["reports/evaluation.json"]
     local = client.download_artifacts(run_id, "reports/evaluation.json", str(tmp_path / "dl"))
-    assert open(local).read() == '{"accuracy": 0.97}'
+    assert Path(local).read_text() == '{"accuracy": 0.97}'
 
     # The artifact is an object in the bucket, under the configured destination.
     objects = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix="mlflow/")

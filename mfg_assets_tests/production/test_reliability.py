@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import threading
@@ -104,9 +105,9 @@ def test_s3_outage_mid_run_fails_clearly_retries_and_reruns_cleanly(
     message = failures[0].step_failure_data.error.to_string()
     assert f"S3 endpoint {outage_server.endpoint} unreachable writing s3://{bucket}/" in message
     assert "Could not connect to the endpoint URL" in message
-    assert _events(failed, "STEP_SKIPPED") or any(
-        e.step_key == "machine_hourly_features" for e in failures
-    ), "features must not be built from a partial hour"
+    built = {e.asset_key.to_user_string() for e in failed.get_asset_materialization_events()}
+    assert "machine_hourly_features" not in built, "no features from a partial hour"
+    assert _OUTAGE["stored_before_outage"]  # one file made it before the outage
 
     # The service comes back (same port, same buckets); the partition re-runs cleanly.
     outage_server.start()
@@ -143,8 +144,8 @@ def test_s3_outage_mid_run_fails_clearly_retries_and_reruns_cleanly(
 
 
 class CuttingProxy:
-    """A loopback TCP proxy to the S3 server that, when ``cut_after`` is set, forwards that many
-    request bytes of the next connection and then drops it: a PUT that dies mid-body."""
+    """A loopback TCP proxy to the S3 server that, while ``cut_after`` is set, forwards that many
+    request bytes of each connection and then drops it: PUTs that die mid-body."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
@@ -167,7 +168,7 @@ class CuttingProxy:
 
     def _handle(self, client: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-        limit, self.cut_after = self.cut_after, None
+        limit = self.cut_after
 
         def pump(src: socket.socket, dst: socket.socket, budget: int | None) -> None:
             sent = 0
@@ -182,10 +183,8 @@ class CuttingProxy:
             except OSError:
                 pass
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
 
         threading.Thread(target=pump, args=(upstream, client, None), daemon=True).start()
@@ -212,12 +211,13 @@ def test_connection_cut_mid_upload_leaves_no_object(s3_server: S3Server, s3_buck
         proxy.cut_after = 600_000  # headers + about half of the body
         with pytest.raises(FileStoreError, match=f"127.0.0.1:{proxy.port}"):
             store.write_bytes("half.parquet", payload)
-        assert proxy.cuts == 1
+        assert proxy.cuts >= 1
         direct = S3FileStore(s3_server.resource(), s3_bucket, "cut")
         assert not direct.exists("half.parquet"), "a cut upload must leave nothing visible"
         assert direct.list_files() == []
 
-        store.write_bytes("half.parquet", payload)  # the retry after the network recovers
+        proxy.cut_after = None  # the network recovers; the retry stores the whole object
+        store.write_bytes("half.parquet", payload)
         assert direct.read_bytes("half.parquet") == payload
     finally:
         proxy.close()

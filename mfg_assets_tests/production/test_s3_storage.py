@@ -135,3 +135,34 @@ def test_parquet_io_manager_writes_and_reads_partitions_in_s3(s3_server: S3Serve
     frame = pl.read_parquet(io.BytesIO(body))
     assert frame["hour"].to_list() == ["2026-11-02-00:00", "2026-11-02-01:00"]  # read back
     assert frame["n"].to_list() == [2, 2]
+
+
+def test_model_io_manager_pickles_to_s3_by_configuration(
+    s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+):
+    from dagster_aws.s3 import S3PickleIOManager
+
+    from mfg_assets.defs.resources import model_io_manager
+
+    monkeypatch.delenv("MFG_STORAGE_URI", raising=False)
+    assert isinstance(model_io_manager(), dg.FilesystemIOManager)
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MFG_STORAGE_URI", f"s3://{s3_bucket}/models-env")
+    manager = model_io_manager()
+    assert isinstance(manager, S3PickleIOManager)
+
+    @dg.asset(io_manager_key="model_io")
+    def trained_model() -> dict:
+        return {"weights": [0.25, 0.5], "kind": "maintenance"}
+
+    @dg.asset(io_manager_key="model_io")
+    def model_report(trained_model: dict) -> str:
+        return f"{trained_model['kind']}: {len(trained_model['weights'])} weights"
+
+    result = dg.materialize([trained_model, model_report], resources={"model_io": manager})
+    assert result.success
+    assert result.output_for_node("model_report") == "maintenance: 2 weights"
+    listing = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix="models-env/model_io/")
+    keys = {item["Key"] for item in listing["Contents"]}
+    assert "models-env/model_io/trained_model" in keys

@@ -110,7 +110,9 @@ def stack(
 
     services: dict[str, Service] = {}
     try:
-        services["user-code"] = Service("user-code", command("user-code", grpc_port), env("user-code"), root)
+        services["user-code"] = Service(
+            "user-code", command("user-code", grpc_port), env("user-code"), root
+        )
         # The webserver and daemon wait for the code server, as compose's depends_on does.
         wait_until(
             lambda: grpc_health(grpc_port, env("user-code")),
@@ -120,7 +122,10 @@ def stack(
             every=1,
         )
         services["dagster-webserver"] = Service(
-            "dagster-webserver", command("dagster-webserver", web_port), env("dagster-webserver"), root
+            "dagster-webserver",
+            command("dagster-webserver", web_port),
+            env("dagster-webserver"),
+            root,
         )
         services["dagster-daemon"] = Service(
             "dagster-daemon", command("dagster-daemon", 0), env("dagster-daemon"), root
@@ -229,7 +234,10 @@ def test_schedule_tick_is_queued_launched_by_the_daemon_and_lands_in_s3(
                 "executionMetadata": {
                     "tags": [
                         {"key": k, "value": v}
-                        for k, v in {**tags, "dagster/schedule_name": "hourly_plant_schedule"}.items()
+                        for k, v in {
+                            **tags,
+                            "dagster/schedule_name": "hourly_plant_schedule",
+                        }.items()
                     ]
                 },
             }
@@ -258,7 +266,8 @@ def test_schedule_tick_is_queued_launched_by_the_daemon_and_lands_in_s3(
     # Step stdout/stderr were shipped to the bucket by the S3ComputeLogManager.
     logs = client.list_objects_v2(Bucket=stack.bucket, Prefix="dagster/compute-logs/")
     log_keys = [item["Key"] for item in logs.get("Contents", [])]
-    assert any(run_id in k for k in log_keys) or log_keys, "no compute logs in S3"
+    print("compute log objects:", log_keys[:6])
+    assert any(run_id in k for k in log_keys), f"no compute logs of {run_id} in S3: {log_keys}"
 
 
 def test_daemon_passes_its_compose_liveness_check(stack: Stack):

@@ -1,0 +1,221 @@
+"""deploy/helm/values.yaml for Dagster's official chart, and the per-asset K8s resource tags.
+
+No helm binary can be installed here (not in Debian, PyPI or npm as a plain CLI), so:
+
+* the values are checked against the keys the chart documents and validates (the chart's
+  ``values.schema.json`` is generated from pydantic models: Webserver, UserDeployment,
+  PostgreSQL, RunLauncher/K8sRunLauncherConfig, ComputeLogManager/S3ComputeLogManager,
+  Daemon/QueuedRunCoordinatorConfig; the allowed-key sets below mirror those models), and kept
+  consistent with deploy/dagster.yaml (same limits, retries, compute-log prefix, psycopg2);
+* ``helm template``/``helm lint`` run when a helm CLI and a local copy of the chart
+  (``DAGSTER_HELM_CHART=/path/to/helm/dagster``) are available;
+* the ``dagster-k8s/config`` tags of mfg_assets/defs/k8s.py go through dagster-k8s itself:
+  parsed from an asset's op tags and a job's tags, then rendered into a Kubernetes Job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import dagster as dg
+import pytest
+
+from mfg_assets.defs.k8s import (
+    EVALUATION_K8S_TAGS,
+    GPU_RESOURCE,
+    GPU_TRAINING_K8S_TAGS,
+    K8S_CONFIG_TAG,
+    TRAINING_K8S_TAGS,
+    k8s_resource_tags,
+)
+from mfg_assets_tests.production.stack import DEPLOY, load_yaml
+
+VALUES = DEPLOY / "helm" / "values.yaml"
+
+K8S_RUN_LAUNCHER_KEYS = {
+    "image", "imagePullPolicy", "jobNamespace", "loadInclusterConfig", "kubeconfigFile",
+    "envConfigMaps", "envSecrets", "envVars", "volumeMounts", "volumes", "labels",
+    "failPodOnRunFailure", "resources", "schedulerName", "securityContext", "runK8sConfig",
+}  # fmt: skip
+S3_COMPUTE_LOG_KEYS = {
+    "localDir", "prefix", "useSsl", "verify", "verifyCertPath", "endpointUrl", "skipEmptyFiles",
+    "uploadInterval", "uploadExtraArgs", "showUrlOnly", "region", "bucket",
+}  # fmt: skip
+QUEUED_COORDINATOR_KEYS = {
+    "maxConcurrentRuns", "tagConcurrencyLimits", "dequeueIntervalSeconds", "dequeueNumWorkers",
+    "dequeueUseThreads", "blockOpConcurrencyLimitedRuns",
+}  # fmt: skip
+POSTGRESQL_KEYS = {
+    "postgresqlScheme", "image", "enabled", "postgresqlHost", "postgresqlUsername",
+    "postgresqlPassword", "postgresqlDatabase", "postgresqlParams", "service",
+}  # fmt: skip
+USER_DEPLOYMENT_KEYS = {
+    "name", "image", "port", "dagsterApiGrpcArgs", "codeServerArgs", "includeConfigInLaunchedRuns",
+    "env", "envConfigMaps", "envSecrets", "annotations", "nodeSelector", "affinity",
+    "tolerations", "podSecurityContext", "securityContext", "resources", "livenessProbe",
+    "readinessProbe", "startupProbe", "labels", "volumeMounts", "volumes", "schedulerName",
+    "deploymentNamespace", "initContainers", "sidecarContainers",
+}  # fmt: skip
+TOP_LEVEL_KEYS = {
+    "global", "nameOverride", "fullnameOverride", "rbacEnabled", "dagsterHome", "imagePullSecrets",
+    "serviceAccount", "dagsterWebserver", "dagster-user-deployments", "postgresql",
+    "generatePostgresqlPasswordSecret", "generateCeleryConfigSecret", "rabbitmq", "redis",
+    "flower", "ingress", "computeLogManager", "scheduler", "runLauncher", "pythonLogs",
+    "dagsterDaemon", "busybox", "migrate", "telemetry", "retention", "additionalInstanceConfig",
+    "concurrency", "defsStateStorage",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def values() -> dict:
+    return load_yaml(VALUES)
+
+
+def _image_ok(image: dict) -> None:
+    assert set(image) == {"repository", "tag", "pullPolicy"}
+    assert image["pullPolicy"] in ("Always", "IfNotPresent", "Never")
+    assert isinstance(image["tag"], str), "quote numeric-looking tags"
+
+
+def test_values_use_only_keys_the_chart_knows(values: dict):
+    assert set(values) <= TOP_LEVEL_KEYS, set(values) - TOP_LEVEL_KEYS
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert set(launcher) <= K8S_RUN_LAUNCHER_KEYS, set(launcher) - K8S_RUN_LAUNCHER_KEYS
+    logs = values["computeLogManager"]["config"]["s3ComputeLogManager"]
+    assert set(logs) <= S3_COMPUTE_LOG_KEYS and "bucket" in logs
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert set(queued) <= QUEUED_COORDINATOR_KEYS
+    for limit in queued["tagConcurrencyLimits"]:
+        assert set(limit) <= {"key", "value", "limit"} and isinstance(limit["limit"], int)
+    assert set(values["postgresql"]) <= POSTGRESQL_KEYS
+    for deployment in values["dagster-user-deployments"]["deployments"]:
+        assert set(deployment) <= USER_DEPLOYMENT_KEYS, set(deployment) - USER_DEPLOYMENT_KEYS
+        _image_ok(deployment["image"])
+    _image_ok(values["dagsterWebserver"]["image"])
+    _image_ok(values["dagsterDaemon"]["image"])
+    for section in ("dagsterWebserver", "dagsterDaemon"):
+        for ref in values[section].get("envSecrets", []) + values[section].get("envConfigMaps", []):
+            assert set(ref) == {"name"}
+
+
+def test_k8s_launcher_user_code_external_postgres_and_s3_logs(values: dict):
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    users = values["dagster-user-deployments"]
+    assert users["enabled"] and users["enableSubchart"]
+    (deployment,) = users["deployments"]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", "mfg_assets.definitions"]
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"]
+
+    pg = values["postgresql"]
+    assert pg["enabled"] is False and pg["postgresqlHost"]
+    assert pg["postgresqlScheme"] == "postgresql+psycopg2"
+    assert pg["postgresqlPassword"] == "", "the password belongs in the secret"
+    assert values["generatePostgresqlPasswordSecret"] is False
+    assert values["global"]["postgresqlSecretName"]
+    assert values["computeLogManager"]["type"] == "S3ComputeLogManager"
+    assert values["telemetry"]["enabled"] is False
+    assert not values["rabbitmq"]["enabled"] and not values["redis"]["enabled"]
+    # Everything that reads S3 or the plant gets the credentials from Secrets, not values.
+    secrets = {s["name"] for s in deployment["envSecrets"]}
+    assert {"mfg-s3-credentials", "mfg-plant-db"} <= secrets
+
+
+def test_values_agree_with_the_compose_instance(values: dict):
+    instance = load_yaml(DEPLOY / "dagster.yaml")
+    compose_limits = {
+        (t["key"], t.get("value")): t["limit"]
+        for t in instance["run_coordinator"]["config"]["tag_concurrency_limits"]
+    }
+    daemon = values["dagsterDaemon"]
+    helm_limits = {
+        (t["key"], t.get("value")): t["limit"]
+        for t in daemon["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    }
+    assert helm_limits[("mfg/kind", "training")] == compose_limits[("mfg/kind", "training")] == 1
+    assert set(helm_limits) == set(compose_limits)
+    assert daemon["runRetries"]["maxRetries"] == instance["run_retries"]["max_retries"]
+    assert daemon["runRetries"]["enabled"] and daemon["runMonitoring"]["enabled"]
+    logs = values["computeLogManager"]["config"]["s3ComputeLogManager"]
+    assert logs["prefix"] == instance["compute_logs"]["config"]["prefix"]
+    assert instance["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+
+
+def test_helm_template_renders_the_chart(values: dict, tmp_path):
+    helm = shutil.which("helm")
+    chart = os.environ.get("DAGSTER_HELM_CHART")
+    if not helm or not chart:
+        pytest.skip(
+            "needs a helm CLI and DAGSTER_HELM_CHART=<local copy of dagster's helm/dagster chart>"
+            " (neither is obtainable from PyPI/Debian/npm here)"
+        )
+    for args in (["lint", chart], ["template", "mfg", chart]):
+        proc = subprocess.run(
+            [helm, *args, "-f", str(VALUES)], capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert "K8sRunLauncher" in proc.stdout and "S3ComputeLogManager" in proc.stdout
+
+
+def _job_for(tags: dict[str, str]):
+    from dagster_k8s.job import (
+        DagsterK8sJobConfig,
+        construct_dagster_k8s_job,
+        get_user_defined_k8s_config,
+    )
+
+    config = get_user_defined_k8s_config(tags)
+    job = construct_dagster_k8s_job(
+        DagsterK8sJobConfig(
+            job_image="registry.example.com/mfg-assets:0.1.0",
+            dagster_home="/opt/dagster/dagster_home",
+            instance_config_map="mfg-instance",
+        ),
+        args=["dagster", "api", "execute_step"],
+        job_name="mfg-step",
+        user_defined_k8s_config=config,
+        pod_name="mfg-step-pod",
+        component="step_worker",
+    )
+    return job.spec.template.spec
+
+
+@pytest.mark.parametrize(
+    "tags", [TRAINING_K8S_TAGS, GPU_TRAINING_K8S_TAGS, EVALUATION_K8S_TAGS], ids=str
+)
+def test_resource_tags_are_honored_by_dagster_k8s_as_op_and_job_tags(tags):
+    @dg.asset(op_tags=tags)
+    def heavy_asset() -> int:
+        return 1
+
+    op_tags = heavy_asset.op.tags
+    assert isinstance(op_tags[K8S_CONFIG_TAG], str)  # Dagster stores dict tags as JSON
+    pod = _job_for(op_tags)
+    resources = pod.containers[0].resources
+    wanted = tags[K8S_CONFIG_TAG]["container_config"]["resources"]
+    assert resources.requests == wanted["requests"]
+    assert resources.limits == wanted["limits"]
+
+    job = dg.define_asset_job("heavy_job", selection=[heavy_asset], tags=tags)
+    resolved = dg.Definitions(assets=[heavy_asset], jobs=[job]).resolve_job_def("heavy_job")
+    run_pod = _job_for(
+        {k: json.dumps(v) if isinstance(v, dict) else v for k, v in resolved.tags.items()}
+    )
+    assert run_pod.containers[0].resources.requests == wanted["requests"]
+
+
+def test_gpu_tags_request_one_gpu_and_tolerate_the_gpu_taint():
+    pod = _job_for({K8S_CONFIG_TAG: json.dumps(GPU_TRAINING_K8S_TAGS[K8S_CONFIG_TAG])})
+    resources = pod.containers[0].resources
+    assert resources.requests[GPU_RESOURCE] == resources.limits[GPU_RESOURCE] == "1"
+    assert any(t.key == GPU_RESOURCE for t in pod.tolerations)
+    assert (
+        GPU_RESOURCE
+        not in TRAINING_K8S_TAGS[K8S_CONFIG_TAG]["container_config"]["resources"]["requests"]
+    )
+    custom = k8s_resource_tags("8", "32Gi", gpus=2, node_selector={"pool": "gpu-a100"})
+    custom_pod = _job_for({K8S_CONFIG_TAG: json.dumps(custom[K8S_CONFIG_TAG])})
+    assert custom_pod.node_selector == {"pool": "gpu-a100"}
+    assert custom_pod.containers[0].resources.limits[GPU_RESOURCE] == "2"
