@@ -11,6 +11,7 @@ import dagster as dg
 from mfg_assets.defs.automation import (
     hourly_plant_job,
     hourly_plant_schedule,
+    labels_and_online_store_job,
     maintenance_training_job,
     plant_automation_sensor,
 )
@@ -46,7 +47,7 @@ def build_definitions() -> dg.Definitions:
             maintenance_model_evaluation,
             maintenance_champion,
         ],
-        jobs=[hourly_plant_job, maintenance_training_job],
+        jobs=[hourly_plant_job, labels_and_online_store_job, maintenance_training_job],
         schedules=[hourly_plant_schedule],
         sensors=[plant_automation_sensor],
         resources={

@@ -24,6 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_FORMAT = "%Y-%m-%d-%H:%M"
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass
@@ -120,16 +121,96 @@ def backfill(plan: DemoPlan) -> Any:
     return result
 
 
-def summarize(result: Any) -> dict[str, Any]:
+def build_feature_store_and_labels(plan: DemoPlan) -> list[Any]:
+    """Failure labels for every hour whose look-ahead exists; the online store for the last
+    hours (it keeps the latest row per machine)."""
+    import dagster as dg
+
+    from mfg_assets.definitions import defs
+    from mfg_assets.runs import materialize_range
+    from mfg_assets.settings import label_horizon_hours
+
+    last_labelled = plan.end - timedelta(hours=1 + label_horizon_hours())
+    results = []
+    with dg.DagsterInstance.get() as instance:
+        labels_job = defs.resolve_job_def("labels_and_online_store_job")
+        if last_labelled >= plan.start:
+            results.append(
+                materialize_range(
+                    defs,
+                    labels_job.name,
+                    plan.start.strftime(KEY_FORMAT),
+                    last_labelled.strftime(KEY_FORMAT),
+                    instance,
+                    asset_selection=[dg.AssetKey("failure_labels")],
+                )
+            )
+        for back in (3, 2, 1):
+            key = (plan.end - timedelta(hours=back)).strftime(KEY_FORMAT)
+            results.append(
+                labels_job.execute_in_process(
+                    instance=instance,
+                    partition_key=key,
+                    asset_selection=[dg.AssetKey("online_features")],
+                    run_config=QUIET,
+                )
+            )
+    return results
+
+
+def train_maintenance_model(plan: DemoPlan) -> Any:
+    """Today's training set → model → evaluation (promotion gate) → champion."""
+    import dagster as dg
+
+    from mfg_assets.definitions import defs
+
+    job = defs.resolve_job_def("maintenance_training_job")
+    experiment = os.environ.get("MFG_DEMO_EXPERIMENT", "maintenance_default")
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            instance=instance,
+            partition_key=plan.end.strftime("%Y-%m-%d"),
+            run_config={
+                **QUIET,
+                "ops": {"maintenance_model": {"config": {"experiment": experiment}}},
+            },
+            tags={"mfg/trigger": "demo", "mfg/kind": "training"},
+            raise_on_error=False,
+        )
+
+
+def champion_summary() -> dict[str, Any] | None:
+    """The maintenance champion's version and held-out metrics, printed and returned."""
+    from mfg_assets.models.registry import ModelRegistry
+
+    champion = ModelRegistry().status("maintenance_model").get("champion")
+    if champion is None:
+        print("   maintenance_model: no champion")
+        return None
+    metrics = {
+        k: round(v, 3) for k, v in champion.get("metrics", {}).items() if k.startswith("test_")
+    }
+    print(f"   maintenance_model champion: version {champion.get('version')}, {metrics}")
+    return champion
+
+
+def summarize_runs(results: list[Any]) -> dict[str, Any]:
     """Partitions materialized per asset and check outcomes, printed and returned."""
     materialized: dict[str, int] = {}
-    for event in result.get_asset_materialization_events():
-        key = event.asset_key.to_user_string()
-        materialized[key] = materialized.get(key, 0) + 1
     checks: dict[str, str] = {}
-    for evaluation in result.get_asset_check_evaluations():
-        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        checks[name] = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            key = event.asset_key.to_user_string()
+            materialized[key] = materialized.get(key, 0) + 1
+        for evaluation in result.get_asset_check_evaluations():
+            name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            outcome = (
+                "passed"
+                if evaluation.passed
+                else f"failed ({evaluation.severity.value}): {evaluation.description}"
+            )
+            if checks.get(name, "passed") == "passed":
+                checks[name] = outcome
     print("   partitions materialized:")
     for key, count in sorted(materialized.items()):
         print(f"     {key:<28} {count}")
@@ -200,10 +281,16 @@ def main() -> int:
         seed_plant(plan)
     with clock.stage("backfill hourly partitions (ingestion → features)"):
         result = backfill(plan)
+    with clock.stage("failure labels and online feature store"):
+        feature_runs = build_feature_store_and_labels(plan)
+    with clock.stage("train, evaluate and promote the maintenance model"):
+        training = train_maintenance_model(plan)
     with clock.stage("summary"):
-        summary = summarize(result)
+        summary = summarize_runs([result, *feature_runs, training])
+        champion = champion_summary()
     print("\n" + clock.table())
-    if not result.success or not summary["materialized"]:
+    ok = all(r.success for r in [result, *feature_runs, training]) and champion is not None
+    if not ok or not summary["materialized"]:
         print("demo pipeline FAILED", file=sys.stderr)
         return 1
     if plan.headless:

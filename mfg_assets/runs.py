@@ -22,6 +22,7 @@ def materialize_range(
     run_config: dict | None = None,
     tags: dict[str, str] | None = None,
     raise_on_error: bool = True,
+    asset_selection: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``job_name`` once over partitions ``first_key … last_key`` (inclusive)."""
     job = defs.resolve_job_def(job_name)
@@ -35,4 +36,5 @@ def materialize_range(
         run_config={**quiet, **(run_config or {})},
         tags={**(tags or {}), **range_tags},
         raise_on_error=raise_on_error,
+        asset_selection=asset_selection,
     )

@@ -43,3 +43,12 @@ maintenance_training_job = dg.define_asset_job(
     tags={"mfg/kind": "training"},
     hooks={mark_mlflow_run_failed},
 )
+
+# Labels and the online store normally follow upstream through declarative automation; this
+# job lets a backfill (or the demo) run them over a range explicitly.
+labels_and_online_store_job = dg.define_asset_job(
+    "labels_and_online_store_job",
+    selection=dg.AssetSelection.assets("failure_labels", "online_features"),
+    description="Failure labels and the Feast online store for a range of hours.",
+    tags={"mfg/kind": "ingestion"},
+)

@@ -72,7 +72,7 @@ def maintenance_model(
     experiment = _load_config(config)
     window = context.partition_time_window
     tags = {
-        "dagster_run_id": context.run_id,
+        "dagster_run_id": context.run.run_id,
         "dagster_partition": context.partition_key,
         "training_window_start": str(maintenance_training_set["event_timestamp"].min()),
         "training_window_end": str(maintenance_training_set["event_timestamp"].max()),

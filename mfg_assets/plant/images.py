@@ -316,7 +316,7 @@ _Strength = tuple[np.ndarray, np.ndarray]  # (H x W change, per-channel colour o
 
 def _scratch(rng: np.random.Generator, size: int, sev: float, contrast: float) -> _Strength:
     scale = size / DEFAULT_SIZE
-    length = size * (0.14 + 0.42 * sev) * rng.uniform(0.85, 1.15)
+    length = size * (0.2 + 0.4 * sev) * rng.uniform(0.85, 1.15)
     cx, cy = _place(rng, size, length * 0.3)
     theta = rng.uniform(0, math.pi)
     bend = rng.uniform(-0.18, 0.18) * length  # quadratic bow of the line
@@ -325,16 +325,16 @@ def _scratch(rng: np.random.Generator, size: int, sev: float, contrast: float) -
     across = bend * (1 - 4 * t**2)
     xs = cx + along * math.cos(theta) - across * math.sin(theta)
     ys = cy + along * math.sin(theta) + across * math.cos(theta)
-    width = max(1, int(round((1.0 + 2.0 * sev) * scale)))
+    width = max(1, int(round((2.0 + 2.0 * sev) * scale)))
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).line(list(zip(xs.tolist(), ys.tolist(), strict=True)), 255, width)
     alpha = _mask_to_alpha(mask, 0.6 * scale)
     sign = 1.0 if rng.random() < 0.6 else -1.0  # most scratches catch the light
-    return alpha * np.float32(sign * (40.0 + 60.0 * sev) * contrast), _GRAY
+    return alpha * np.float32(sign * (55.0 + 55.0 * sev) * contrast), _GRAY
 
 
 def _dent(rng: np.random.Generator, size: int, sev: float, contrast: float) -> _Strength:
-    sigma = size * (0.025 + 0.045 * sev) * rng.uniform(0.85, 1.15)
+    sigma = size * (0.035 + 0.045 * sev) * rng.uniform(0.85, 1.15)
     cx, cy = _place(rng, size, 2.5 * sigma)
     aspect = rng.uniform(0.6, 1.0)
     rot = rng.uniform(0, math.pi)
@@ -349,7 +349,7 @@ def _dent(rng: np.random.Generator, size: int, sev: float, contrast: float) -> _
     bowl = np.exp(-0.5 * (u * u + v * v))
     # slope of the crater wall towards the light: lit flank bright, far flank in shadow
     facing = (dx * math.cos(light) + dy * math.sin(light)) / sigma
-    amp = (35.0 + 55.0 * sev) * contrast
+    amp = (45.0 + 50.0 * sev) * contrast
     local = amp * (1.2 * facing - 0.5) * bowl
     strength = np.zeros((size, size), dtype=np.float32)
     strength[y0:y1, x0:x1] = local
@@ -358,7 +358,7 @@ def _dent(rng: np.random.Generator, size: int, sev: float, contrast: float) -> _
 
 def _crack(rng: np.random.Generator, size: int, sev: float, contrast: float) -> _Strength:
     scale = size / DEFAULT_SIZE
-    length = size * (0.15 + 0.4 * sev) * rng.uniform(0.85, 1.15)
+    length = size * (0.2 + 0.4 * sev) * rng.uniform(0.85, 1.15)
     step = max(1.5, 3.0 * scale)
     cx, cy = _place(rng, size, length * 0.35)
     theta = rng.uniform(0, 2 * math.pi)
@@ -373,15 +373,16 @@ def _crack(rng: np.random.Generator, size: int, sev: float, contrast: float) -> 
             points.append((x, y))
             if depth < 2 and i > 2 and rng.random() < 0.12:
                 turn = rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.1)
-                walk(x, y, heading + turn, int((n - i) * rng.uniform(0.25, 0.6)), 1, depth + 1)
+                branch = int((n - i) * rng.uniform(0.25, 0.6))
+                walk(x, y, heading + turn, branch, max(1, width - 1), depth + 1)
         draw.line(points, 255, width)
 
     n = max(4, int(length / step / 2))  # two arms grow from the start point
-    width = max(1, int(round((1.0 + 1.2 * sev) * scale)))
+    width = max(1, int(round((2.0 + 1.5 * sev) * scale)))
     walk(cx, cy, theta, n, width, 0)
     walk(cx, cy, theta + math.pi, n, width, 0)
     alpha = _mask_to_alpha(mask, 0.5 * scale)
-    return alpha * np.float32(-(55.0 + 60.0 * sev) * contrast), _GRAY
+    return alpha * np.float32(-(65.0 + 55.0 * sev) * contrast), _GRAY
 
 
 _STAINS = (  # per-channel change at full opacity: oil, rust, dust
@@ -392,7 +393,7 @@ _STAINS = (  # per-channel change at full opacity: oil, rust, dust
 
 
 def _contamination(rng: np.random.Generator, size: int, sev: float, contrast: float) -> _Strength:
-    spread = size * (0.04 + 0.07 * sev) * rng.uniform(0.85, 1.15)
+    spread = size * (0.055 + 0.07 * sev) * rng.uniform(0.85, 1.15)
     cx, cy = _place(rng, size, spread * 1.4)
     mask = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(mask)
@@ -411,7 +412,7 @@ def _contamination(rng: np.random.Generator, size: int, sev: float, contrast: fl
         )
         draw.polygon(polygon, fill=int(255 * rng.uniform(0.6, 1.0)))
     alpha = _mask_to_alpha(mask, max(0.8, 1.2 * size / DEFAULT_SIZE))
-    stain = _STAINS[int(rng.integers(0, len(_STAINS)))] * (0.75 + 0.5 * sev) * contrast
+    stain = _STAINS[int(rng.integers(0, len(_STAINS)))] * (0.9 + 0.4 * sev) * contrast
     return alpha, stain
 
 

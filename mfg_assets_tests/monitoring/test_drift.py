@@ -119,9 +119,7 @@ def test_fast_path_flags_the_same_columns_as_the_full_computation(evidently: obj
 
 
 def test_sample_rows_is_stratified_and_seeded() -> None:
-    frame = pl.DataFrame(
-        {"machine_id": ["A"] * 8000 + ["B"] * 2000, "x": list(range(10_000))}
-    )
+    frame = pl.DataFrame({"machine_id": ["A"] * 8000 + ["B"] * 2000, "x": list(range(10_000))})
     sample = sample_rows(frame, 1000, "machine_id", seed=3)
     assert sample.height == 1000
     assert sample["machine_id"].value_counts().sort("machine_id")["count"].to_list() == [800, 200]
@@ -141,7 +139,11 @@ def test_prepared_reference_is_reused_and_round_trips(evidently: object, tmp_pat
     assert prepared.frame.columns == COLUMNS
     loaded = DriftReference.load(prepared.save(tmp_path / "ref"))
     assert loaded.frame.equals(prepared.frame)
-    assert (loaded.rows_total, loaded.reference_id, loaded.window) == (30_000, "v7", REFERENCE_WINDOW)
+    assert (loaded.rows_total, loaded.reference_id, loaded.window) == (
+        30_000,
+        "v7",
+        REFERENCE_WINDOW,
+    )
     result = compute_feature_drift(controlled_frame(1000, seed=10), loaded, COLUMNS)
     assert result.ok and result.reference_id == "v7" and result.reference_window == REFERENCE_WINDOW
     assert (result.reference_rows, result.reference_rows_used) == (30_000, prepared.rows_used)
@@ -183,29 +185,36 @@ def test_html_is_written_and_names_the_columns(shifted: DriftResult, tmp_path) -
 
 
 def test_sensor_offset_on_the_simulator_flags_temperature_columns(evidently: object) -> None:
-    """Five machines, two clean days as reference, then the scenario's first 12 hours."""
+    """Ten machines, two days as reference, then 12 hours: the same plant with and without the
+    scenario (data before its start is identical). The clean plant does not drift; with
+    ``sensor_offset`` (temperature +6) exactly temperature columns are added to the verdict."""
     from mfg_assets.features.pipeline import build_features
     from mfg_assets.plant.config import DirtConfig, PlantConfig
     from mfg_assets.plant.scenarios import scenario_spec
     from mfg_assets.plant.simulator import PlantSimulator
 
     epoch = datetime(2026, 11, 1, tzinfo=UTC)
-    start = epoch + timedelta(days=2)
-    config = PlantConfig(machines=5, seed=3, sample_interval_s=30, epoch=epoch, dirt=DirtConfig())
-    sim = PlantSimulator(config.with_scenario(scenario_spec("sensor_offset", start)))
-    end = start + timedelta(hours=12)
-    readings = sim.readings(epoch, end)
-    features = build_features(
-        readings, sim.inspections(epoch, end), sim.machine_ids, epoch, end
-    ).features
-    before = features.filter(pl.col("hour") < start)
-    after = features.filter(pl.col("hour") >= start)
-    result = compute_feature_drift(after, before)
-    assert result.ok and result.dataset_drift is True
-    assert {"temperature_mean", "temperature_min", "temperature_last"} <= set(
-        result.drifted_columns
-    )
-    assert all(c.startswith("temperature_") for c in result.drifted_columns)
+    start, end = epoch + timedelta(days=2), epoch + timedelta(days=2, hours=12)
+    clean = PlantConfig(machines=10, seed=3, sample_interval_s=30, epoch=epoch, dirt=DirtConfig())
+    results = {}
+    for name, config in (
+        ("clean", clean),
+        ("sensor_offset", clean.with_scenario(scenario_spec("sensor_offset", start))),
+    ):
+        sim = PlantSimulator(config)
+        features = build_features(
+            sim.readings(epoch, end), sim.inspections(epoch, end), sim.machine_ids, epoch, end
+        ).features
+        results[name] = compute_feature_drift(
+            features.filter(pl.col("hour") >= start), features.filter(pl.col("hour") < start)
+        )
+    assert results["clean"].ok and results["clean"].dataset_drift is False
+    offset = results["sensor_offset"]
+    assert offset.ok and offset.dataset_drift is True
+    added = set(offset.drifted_columns) - set(results["clean"].drifted_columns)
+    level = {f"temperature_{stat}" for stat in ("mean", "min", "max", "last")}
+    assert level <= added
+    assert all(column.startswith("temperature_") for column in added)
 
 
 # --- bad input: a clear "skipped" with the reason, never a "no drift" ---------------------------

@@ -104,7 +104,7 @@ def test_schedule_tick_against_the_instance_launches_the_hour(
     from mfg_assets.definitions import build_definitions
 
     defs = build_definitions()
-    schedule = defs.get_schedule_def("hourly_plant_schedule")
+    schedule = defs.resolve_schedule_def("hourly_plant_schedule")
     context = dg.build_schedule_context(
         instance=production_instance,
         scheduled_execution_time=datetime(2026, 11, 2, 12, 10, tzinfo=UTC),

@@ -10,9 +10,10 @@
 * sets ``OMP_NUM_THREADS`` when unset (ultralytics would force it to 1),
 * turns off sync (analytics/crash reports) and every integration callback in the settings file:
   the MLflow callback is on by default and would open a second MLflow run next to ours,
-* places a local font as ``Arial.ttf`` in the config dir: ``check_det_dataset`` and the plot
-  annotator look for that file and otherwise try to download it. The file is matplotlib's
-  bundled DejaVu Sans (matplotlib is an ultralytics dependency), copied, not downloaded.
+* places a local font as ``Arial.ttf`` in Ultralytics' user config dir: ``check_det_dataset``
+  and the plot annotator look for that file and otherwise try to download it (a HEAD request
+  to GitHub even with ``YOLO_OFFLINE=1``). The file is matplotlib's bundled DejaVu Sans
+  (matplotlib is an ultralytics dependency), copied, not downloaded.
 
 Ultralytics caps CPU threads at ``cpu_count() - 1`` (one thread on a 2-core machine) whenever it
 selects a device; :func:`cpu_threads` overrides that cap for the duration of a call.
@@ -82,9 +83,13 @@ def configure_ultralytics(verbose: bool = False) -> Path:
         os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
         config_dir = ultralytics_dir()
         os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
-        _install_fonts(config_dir)
 
         from ultralytics import settings
+        from ultralytics.utils import USER_CONFIG_DIR
+
+        # where check_font looks (YOLO_CONFIG_DIR/Ultralytics, or wherever an earlier import of
+        # ultralytics in this process settled)
+        _install_fonts(Path(USER_CONFIG_DIR))
 
         wanted = {
             **INTEGRATIONS_OFF,
@@ -98,12 +103,13 @@ def configure_ultralytics(verbose: bool = False) -> Path:
         return config_dir
 
 
-def _install_fonts(config_dir: Path) -> None:
+def _install_fonts(font_dir: Path) -> None:
     import matplotlib
 
     source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    font_dir.mkdir(parents=True, exist_ok=True)
     for name in FONT_NAMES:
-        target = config_dir / name
+        target = font_dir / name
         if not target.exists() and source.exists():
             shutil.copyfile(source, target)
 
