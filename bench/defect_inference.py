@@ -67,9 +67,10 @@ def main() -> None:
 
     configure_ultralytics()
     import torch
+    from ultralytics import YOLO
 
     from mfg_assets.models.defect.export import export_detector
-    from mfg_assets.models.defect.runtime import load_detector, predict
+    from mfg_assets.models.defect.runtime import LoadedDetector, load_detector, predict
     from mfg_assets.plant.images import render_inspection
 
     imgsz = args.imgsz or 256
@@ -81,10 +82,20 @@ def main() -> None:
     rows = []
     with cpu_threads(args.threads):
         for device in devices:
+            onnx = load_detector(exports["onnx"], device=device)
             runtimes = {
                 "YOLO.predict (.pt)": load_detector(weights, imgsz=imgsz, device=device),
-                "ONNX (onnxruntime)": load_detector(exports["onnx"], device=device),
+                "ONNX (onnxruntime)": onnx,
                 "TorchScript": load_detector(exports["torchscript"], device=device),
+                # Ultralytics' own loader on the same .onnx (its pre/post-processing)
+                "YOLO.predict (.onnx)": LoadedDetector(
+                    "ultralytics",
+                    YOLO(str(exports["onnx"]), task="detect"),
+                    imgsz,
+                    onnx.names,
+                    exports["onnx"],
+                    device=device,
+                ),
             }
             for batch in (1, 8):
                 chunk = images[:batch]

@@ -16,16 +16,25 @@ from mfg_assets.settings import label_horizon_hours
 
 HORIZON_HOURS = label_horizon_hours()
 
-# Follow upstream like eager(), but over the last H + 3 hours instead of only the latest hour:
-# label partition h becomes materializable H hours after h, when its future window exists.
+# Follow upstream like eager(), but for the hours whose look-ahead has just been recorded
+# (H+1 … H+4 hours ago) instead of the latest hour, whose future does not exist yet.
 LABEL_AUTOMATION = dg.AutomationCondition.eager().replace(
     "in_latest_time_window",
-    dg.AutomationCondition.in_latest_time_window(timedelta(hours=HORIZON_HOURS + 3)),
+    dg.AutomationCondition.in_latest_time_window(timedelta(hours=HORIZON_HOURS + 4))
+    & ~dg.AutomationCondition.in_latest_time_window(timedelta(hours=HORIZON_HOURS + 1)),
 )
 
 
 def _conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
     return pl.DataFrame(schema=schema) if frame.width == 0 else frame.cast(schema)
+
+
+def _events_recorded_until(context: dg.AssetExecutionContext):
+    """End of the last machine_events partition this step reads (they are contiguous)."""
+    keys = context.asset_partition_keys_for_input("machine_events")
+    if not keys:
+        return context.partition_time_window.start
+    return hourly_partitions.time_window_for_partition_key(max(keys)).end
 
 
 @dg.asset(
@@ -64,11 +73,19 @@ def failure_labels_asset(
     """Thin wrapper over :func:`mfg_assets.features.labels.failure_labels`."""
     window = context.partition_time_window
     horizon = timedelta(hours=HORIZON_HOURS)
+    recorded_until = _events_recorded_until(context)
+    if recorded_until < window.end + horizon:
+        raise dg.Failure(
+            f"labels up to {window.end:%Y-%m-%d %H:%M} need machine_events through "
+            f"{window.end + horizon:%Y-%m-%d %H:%M}, but the events are only partitioned "
+            f"through {recorded_until:%Y-%m-%d %H:%M}: labels are never guessed. The last "
+            f"labelable hour is {recorded_until - horizon - timedelta(hours=1):%Y-%m-%d %H:%M}."
+        )
     labels = failure_labels(
         _conform(machine_hourly_features, feature_schema()),
         _conform(machine_events, MACHINE_EVENTS_SCHEMA),
         horizon=horizon,
-        events_until=window.end + horizon,
+        events_until=recorded_until,
     )
     parts = split_by_hour(
         labels if labels.height else pl.DataFrame(schema=LABEL_SCHEMA),

@@ -22,7 +22,11 @@ from mfg_assets.models.defect.training import DetectorSettings, TrainedDetector
 from mfg_assets.plant.catalog import DEFECT_CLASSES
 from mfg_assets.plant.images import render_inspection
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::FutureWarning"),  # torch.jit deprecation notices
+    pytest.mark.filterwarnings("ignore:Converting a tensor to a Python boolean"),  # tracing
+]
 LOOPBACK = ("127.", "::1", "localhost", "0.0.0.0")
 
 
