@@ -22,15 +22,18 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = "%Y-%m-%d-%H:%M"
 
 
-def step_seconds(result) -> dict[str, float]:
-    """Wall seconds per step from the run's STEP_START / STEP_SUCCESS events."""
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Wall seconds per step from the run's STEP_START / STEP_SUCCESS event log entries."""
     starts: dict[str, float] = {}
     out: dict[str, float] = defaultdict(float)
-    for event in result.all_events:
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
         if event.event_type_value == "STEP_START":
-            starts[event.step_key] = event.timestamp
-        elif event.event_type_value == "STEP_SUCCESS" and event.step_key in starts:
-            out[event.step_key] += event.timestamp - starts[event.step_key]
+            starts[entry.step_key] = entry.timestamp
+        elif event.event_type_value == "STEP_SUCCESS" and entry.step_key in starts:
+            out[entry.step_key] += entry.timestamp - starts[entry.step_key]
     return dict(out)
 
 
@@ -103,7 +106,7 @@ def main() -> None:
             )
             assert result.success
             runs += 1
-            for step, secs in step_seconds(result).items():
+            for step, secs in step_seconds(instance, result.run_id).items():
                 stages[step] += secs
         t_backfill = time.perf_counter() - t0
 

@@ -73,7 +73,7 @@ def main() -> None:
     from mfg_assets.models.defect.runtime import LoadedDetector, load_detector, predict
     from mfg_assets.plant.images import render_inspection
 
-    imgsz = args.imgsz or 256
+    imgsz = args.imgsz or 192
     weights = args.weights or _throwaway_weights(work, args.architecture, imgsz)
     exports = export_detector(weights, ("onnx", "torchscript"), imgsz=imgsz, out_dir=work / "x")
     images = [render_inspection(3, f"B-{i}", "crack", 0.5).pixels for i in range(8)]
@@ -82,7 +82,7 @@ def main() -> None:
     rows = []
     with cpu_threads(args.threads):
         for device in devices:
-            onnx = load_detector(exports["onnx"], device=device)
+            onnx = load_detector(exports["onnx"], device=device, threads=args.threads)
             runtimes = {
                 "YOLO.predict (.pt)": load_detector(weights, imgsz=imgsz, device=device),
                 "ONNX (onnxruntime)": onnx,

@@ -41,7 +41,11 @@ def mlflow_tracking(init_context: dg.InitResourceContext) -> Iterator[Any]:
     config["mlflow_tracking_uri"] = config.get("mlflow_tracking_uri") or configure_mlflow()
     ensure_experiment(config["experiment_name"])
     from dagster_mlflow.resources import MlFlow
+    from mlflow.tracking._tracking_service import utils as tracking_utils
 
+    # MlFlow sets the process-global tracking URI; restore it at teardown so nothing else in
+    # the process (another resource, a later run in the same process) inherits this one.
+    previous_uri = getattr(tracking_utils, "_tracking_uri", None)
     # MlFlow reads only these four attributes; pass the completed config alongside them.
     tracker = MlFlow(
         SimpleNamespace(
@@ -58,6 +62,7 @@ def mlflow_tracking(init_context: dg.InitResourceContext) -> Iterator[Any]:
 
         if mlflow.active_run() is not None:
             mlflow.end_run()
+        tracking_utils._tracking_uri = previous_uri
 
 
 @dg.failure_hook(required_resource_keys=set())

@@ -134,6 +134,17 @@ def test_normal_share_is_capped(inspections: pl.DataFrame, tmp_path: Path) -> No
     assert capped.dropped["normal_over_cap"] > 0
 
 
+def test_max_images_caps_each_split_proportionally(
+    inspections: pl.DataFrame, tmp_path: Path
+) -> None:
+    capped = build_yolo_dataset(
+        inspections, tmp_path, image_size=64, max_normal_fraction=None, max_images=30
+    )
+    assert capped.total_images == pytest.approx(30, abs=2)
+    assert capped.images["train"] == pytest.approx(0.7 * capped.total_images, abs=2)
+    assert capped.dropped["over_max_images"] == inspections.height - capped.total_images
+
+
 def test_local_images_are_hard_linked_with_their_labels(tmp_path: Path) -> None:
     store = tmp_path / "camera"
     rows = []

@@ -210,7 +210,8 @@ def test_settings_from_the_shipped_experiments() -> None:
     default = DetectorSettings.from_config(load_experiment("defect_default"))
     assert default.optimizer == "AdamW" and default.cos_lr
     assert default.detector_classes == DEFECT_CLASSES
-    assert default.lrf == pytest.approx(0.0001 / 0.002)
+    assert default.lrf == pytest.approx(0.00015 / 0.003)
+    assert default.imgsz == 192 and default.threads == 1
     args = default.train_args()
     assert args["amp"] is False and args["plots"] is False and args["workers"] == 0
     assert args["pretrained"] is False and args["device"] == "cpu"

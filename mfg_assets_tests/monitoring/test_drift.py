@@ -59,6 +59,7 @@ def test_same_distribution_is_not_drift(no_drift: DriftResult) -> None:
     assert no_drift.drifted_columns == []
     assert [c.column for c in no_drift.columns] == COLUMNS
     assert max(no_drift.scores.values()) < 0.1
+    assert len(no_drift.report_columns) == 3  # the HTML shows the three closest
     assert {(c.method, c.threshold) for c in no_drift.columns} == {("wasserstein", 0.3)}
 
 
@@ -72,12 +73,34 @@ def test_shifted_columns_are_flagged_and_only_those(shifted: DriftResult) -> Non
     assert min(shifted.scores[c] for c in ("normal", "uniform", "gamma")) > 0.35
 
 
-def test_evidently_count_agrees_with_the_columns(shifted: DriftResult) -> None:
-    """The HTML's drifted-columns count (DriftedColumnsCount) equals the per-column verdicts."""
-    metrics = shifted.snapshot.dict()["metrics"]
+def test_report_widgets_do_not_change_the_verdicts(
+    evidently: object, shifted: DriftResult, reference: pl.DataFrame
+) -> None:
+    """Verdicts from the stat tests (default) equal those read from a report with every
+    column; the report shows the drifted columns and the three closest to the threshold."""
+    current = controlled_frame(2000, seed=3, **SHIFTED)
+    every = compute_feature_drift(current, reference, COLUMNS, DriftConfig(report_columns="all"))
+    assert every.columns == shifted.columns
+    assert every.report_columns == COLUMNS
+    nearest = sorted((c for c in shifted.columns if not c.drifted), key=lambda c: -c.score)[
+        :3
+    ]  # distance tests: the highest scores are the closest
+    assert set(shifted.report_columns) == {"normal", "uniform", "gamma"} | {
+        c.column for c in nearest
+    }
+    assert shifted.as_metadata()["report_columns"] == shifted.report_columns
+    assert "report_columns" not in every.as_metadata()
+
+
+def test_evidently_count_agrees_with_the_columns(evidently: object, reference) -> None:
+    """With ``dataset_summary``, the HTML's DriftedColumnsCount equals the per-column verdicts."""
+    current = controlled_frame(2000, seed=3, **SHIFTED)
+    result = compute_feature_drift(current, reference, COLUMNS, DriftConfig(dataset_summary=True))
+    metrics = result.snapshot.dict()["metrics"]
     count = next(m for m in metrics if m["config"]["type"].endswith(":DriftedColumnsCount"))
-    assert count["value"]["count"] == shifted.n_drifted == 3
-    assert count["value"]["share"] == pytest.approx(shifted.drift_share)
+    assert count["value"]["count"] == result.n_drifted == 3
+    assert count["value"]["share"] == pytest.approx(result.drift_share)
+    assert sorted(result.drifted_columns) == ["gamma", "normal", "uniform"]
 
 
 def test_dataset_flag_follows_the_share_threshold(evidently: object, reference) -> None:
@@ -175,13 +198,22 @@ def test_metadata_and_markdown(no_drift: DriftResult, shifted: DriftResult) -> N
     assert shifted.as_metadata()["drifted_columns"] == shifted.drifted_columns
 
 
-def test_html_is_written_and_names_the_columns(shifted: DriftResult, tmp_path) -> None:
-    path = shifted.save_html(tmp_path / "reports" / "drift.html")
-    text = path.read_text(encoding="utf-8")
+def test_html_is_written_and_names_the_columns(
+    evidently: object, shifted: DriftResult, reference: pl.DataFrame, tmp_path
+) -> None:
+    """Default: widgets for the drifted columns and the 3 closest others; ``"all"``: every one."""
+    text = shifted.save_html(tmp_path / "reports" / "drift.html").read_text(encoding="utf-8")
     assert len(text) > 100_000  # Evidently's bundle plus the widgets
-    for column in COLUMNS:
-        assert column in text
+    assert len(shifted.report_columns) == 6
+    for column in shifted.report_columns:
+        assert f"Value Drift for column {column}" in text  # its pass/fail test
     assert "Wasserstein" in text
+
+    current = controlled_frame(2000, seed=3, **SHIFTED)
+    every = compute_feature_drift(current, reference, COLUMNS, DriftConfig(report_columns="all"))
+    text = every.save_html(tmp_path / "all.html").read_text(encoding="utf-8")
+    for column in COLUMNS:
+        assert f"Value Drift for column {column}" in text
 
 
 def test_sensor_offset_on_the_simulator_flags_temperature_columns(evidently: object) -> None:

@@ -162,6 +162,7 @@ def build_yolo_dataset(
     seed: int = 0,
     image_size: int = DEFAULT_SIZE,
     max_normal_fraction: float | None = 0.2,
+    max_images: int | None = None,
 ) -> DefectDataset:
     """Build the dataset under ``out_dir`` (its ``images``/``labels`` folders are replaced).
 
@@ -170,6 +171,8 @@ def build_yolo_dataset(
     keep their first row. ``seed`` and ``image_size`` apply to images rendered here for rows
     without a ``synthetic://`` URI (those carry their own seed). ``max_normal_fraction``: cap
     on the share of background (normal) images per split; None keeps every normal part.
+    ``max_images``: cap on the dataset size (training time grows linearly with it); each split
+    keeps its share, chosen by product-id hash (deterministic, spread over the whole window).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in inspections.columns]
     if missing:
@@ -206,6 +209,8 @@ def build_yolo_dataset(
     frame = frame.with_columns(pl.Series("split", time_split(times, split_fractions)))
     frame, capped = _cap_normals(frame, max_normal_fraction)
     dropped["normal_over_cap"] = capped
+    frame, over = _cap_total(frame, max_images)
+    dropped["over_max_images"] = over
     empty = [s for s in ("train", "val") if frame.filter(pl.col("split") == s).height == 0]
     if empty:
         raise DatasetError(f"split(s) {empty} would be empty: need more inspections")
@@ -280,6 +285,22 @@ def _cap_normals(frame: pl.DataFrame, fraction: float | None) -> tuple[pl.DataFr
             allowed = min(normal.height, 8)
         kept = normal.sort("_share").head(allowed)
         parts.append(pl.concat([part.filter(pl.col("defect_type") != "normal"), kept]))
+    capped = pl.concat(parts).sort(["inspection_time", "product_id"]).drop("_share")
+    return capped, frame.height - capped.height
+
+
+def _cap_total(frame: pl.DataFrame, max_images: int | None) -> tuple[pl.DataFrame, int]:
+    if max_images is None or frame.height <= max_images:
+        return frame, 0
+    if max_images < 3:
+        raise DatasetError(f"max_images must be >= 3 (got {max_images})")
+    share = pl.Series([_keep_share("cap:" + p) for p in frame["product_id"].to_list()])
+    frame = frame.with_columns(share.alias("_share"))
+    parts = []
+    for split in SPLITS:
+        part = frame.filter(pl.col("split") == split)
+        keep = max(1, round(part.height * max_images / frame.height)) if part.height else 0
+        parts.append(part.sort("_share").head(keep))
     capped = pl.concat(parts).sort(["inspection_time", "product_id"]).drop("_share")
     return capped, frame.height - capped.height
 

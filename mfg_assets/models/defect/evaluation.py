@@ -5,9 +5,9 @@ overall, and ``<metric>/<class>`` per class plus ``instances/<class>``. A class 
 in the split has no per-class entries (its AP is undefined). ``precision``/``recall`` are at
 the confidence that maximises mean F1, as Ultralytics reports them.
 
-The confusion matrix (classes + ``background``; rows predicted, columns true, as Ultralytics
-counts it at conf 0.25 / IoU 0.45) is drawn here with matplotlib's Agg backend and its bundled
-font, so nothing is fetched.
+The confusion matrix (classes + ``background``; rows predicted, columns true; Ultralytics'
+matching at IoU 0.45) is counted at the serving confidence threshold (0.25) and drawn here with
+matplotlib's Agg backend and its bundled font, so nothing is fetched.
 """
 
 from __future__ import annotations
@@ -69,11 +69,13 @@ def evaluate_detector(
     device: str = "cpu",
     out_dir: str | Path | None = None,
     threads: int | None = None,
+    confusion_conf: float = 0.25,
 ) -> dict[str, Any]:
     """Score ``weights`` (a ``.pt`` from training) on one split of a YOLO dataset.
 
     Returns ``{"metrics": {...}, "per_class": [...], "confusion_matrix": [[...]],
-    "confusion_matrix_png": path, "classes": [...], "split": ..., "images": n}``; the same
+    "confusion_matrix_png": path, "classes": [...], "split": ..., "images": n}``; the matrix is
+    counted at ``confusion_conf``, the metrics over all confidences. The same
     dict (minus the matrix PNG) is written to ``<out_dir>/evaluation.json``.
     """
     weights, data_yaml = Path(weights), Path(data_yaml)
@@ -89,23 +91,29 @@ def evaluate_detector(
     model = YOLO(str(weights), task="detect")
     trained_at = (model.ckpt or {}).get("train_args", {}).get("imgsz") if model.ckpt else None
     size = int(imgsz or trained_at or 320)
+    common = {
+        "data": str(data_yaml),
+        "split": split,
+        "imgsz": size,
+        "batch": batch,
+        "device": resolve_device(device),
+        "workers": 0,
+        "project": str(out),
+        "exist_ok": True,
+        "verbose": False,
+    }
     with cpu_threads(threads):
-        det = model.val(
-            data=str(data_yaml),
-            split=split,
-            imgsz=size,
-            batch=batch,
-            device=resolve_device(device),
-            workers=0,
-            plots=True,  # Ultralytics fills the confusion matrix only when plotting
-            project=str(out),
-            name="ultralytics",
-            exist_ok=True,
-            verbose=False,
+        # mAP over the whole confidence range (Ultralytics' val conf 0.001)
+        det = model.val(**common, plots=False, name="ultralytics")
+        # confusion matrix at the serving threshold: Ultralytics counts it at the val conf
+        # (0.001 would fill the background column with every low-score candidate) and only
+        # when plotting
+        at_threshold = model.val(
+            **common, conf=confusion_conf, plots=True, name=f"confusion_conf{confusion_conf:g}"
         )
     names = [model.names[i] for i in sorted(model.names)]
     metrics = summarize_metrics(det, names)
-    matrix = np.asarray(det.confusion_matrix.matrix, dtype=float)
+    matrix = np.asarray(at_threshold.confusion_matrix.matrix, dtype=float)
     png = plot_confusion_matrix(matrix, [*names, "background"], out / "confusion_matrix.png")
     result: dict[str, Any] = {
         "split": split,
@@ -114,6 +122,7 @@ def evaluate_detector(
         "metrics": metrics,
         "per_class": per_class_table(metrics, names),
         "confusion_matrix": matrix.astype(int).tolist(),
+        "confusion_conf": confusion_conf,
         "imgsz": size,
         "weights": str(weights),
     }

@@ -183,11 +183,14 @@ def load_detector(
     imgsz: int | None = None,
     names: Sequence[str] | None = None,
     device: str = "cpu",
+    threads: int | None = None,
 ) -> LoadedDetector:
     """Load an ``.onnx`` (onnxruntime), ``.torchscript`` (torch.jit) or ``.pt`` model.
 
     ``imgsz`` and ``names`` default to what the export recorded in the model's metadata.
-    ``device``: ``cpu``, ``cuda``/``cuda:N`` or ``auto`` (CUDA when available).
+    ``device``: ``cpu``, ``cuda``/``cuda:N`` or ``auto`` (CUDA when available). ``threads``:
+    onnxruntime intra-op threads (default: all cores; idle threads sleep rather than spin);
+    TorchScript and ``.pt`` use torch's thread setting (see :func:`cpu_threads`).
     """
     if device == "auto":
         device = "cuda" if resolve_device("auto") != "cpu" else "cpu"
@@ -199,7 +202,8 @@ def load_detector(
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
         if not device.startswith("cuda"):
             wanted = ("CPUExecutionProvider",)
@@ -224,14 +228,14 @@ def load_detector(
         module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         module.eval()
         meta = _parse_meta(extra["config.txt"])
-        batch = meta.get("batch")
+        # a traced YOLO runs any batch size at the traced image size
         return LoadedDetector(
             "torchscript",
             module,
             int(imgsz or _meta_imgsz(meta.get("imgsz"), None)),
             tuple(names or _meta_names(meta.get("names"))),
             path,
-            None if meta.get("dynamic") else (int(batch) if batch else None),
+            None,
             device,
         )
     if suffix == ".pt":

@@ -14,7 +14,10 @@ config                            Ultralytics
 model.architecture                ``<name>.yaml`` from Ultralytics (yolov8n, yolo11n, ...), a
                                   path to a model yaml, or one of ``CUSTOM_ARCHITECTURES``
 model.init_weights                ``pretrained=<path>`` (local file, must exist)
-data.image_size                   ``imgsz`` (when the config has it; else 256 or an override)
+data.image_size                   ``imgsz`` (when the config has it; else 192 or an override)
+data.augmentation                 seed keys (horizontal_flip, vertical_flip, rotation_range,
+                                  brightness_range) or Ultralytics names; default
+                                  ``DEFAULT_AUGMENTATION``
 training.epochs / batch_size      ``epochs`` / ``batch``; ``nbs=batch`` (no accumulation)
 training.optimizer                ``optimizer``, ``lr0``, ``weight_decay``, ``momentum``
 training.scheduler                CosineAnnealingLR: ``cos_lr=True``, ``lrf=eta_min/lr``;
@@ -66,6 +69,11 @@ EPOCH_METRICS: dict[str, str] = {  # Ultralytics key → MLflow-safe key
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
+# Ultralytics augmentation used when the config has no data.augmentation: milder scale jitter
+# than its default (0.5; defects are small), no hue shift (rust/oil colour is a class cue),
+# vertical flips (a machined surface has no "up"). Mosaic and horizontal flips stay on.
+DEFAULT_AUGMENTATION: dict[str, float] = {"scale": 0.25, "hsv_h": 0.0, "hsv_s": 0.3, "flipud": 0.5}
+
 
 @dataclass(frozen=True)
 class DetectorSettings:
@@ -74,11 +82,11 @@ class DetectorSettings:
     architecture: str = "yolov8-pico"
     init_weights: Path | None = None
     classes: tuple[str, ...] = DEFECT_TYPES
-    imgsz: int = 256
+    imgsz: int = 192
     epochs: int = 30
     batch: int = 16
     optimizer: str = "AdamW"
-    lr0: float = 0.002
+    lr0: float = 0.003
     lrf: float = 0.05
     cos_lr: bool = True
     weight_decay: float = 0.0005
@@ -91,7 +99,8 @@ class DetectorSettings:
     threads: int | None = None
     log_every: int = 1
     cache: bool = True  # decoded, resized images kept in RAM (a few MB per 100 images)
-    augmentation: dict[str, float] = field(default_factory=dict)
+    ema_epochs: float | None = 2.0  # EMA averaging horizon (None: Ultralytics' 2000 updates)
+    augmentation: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
 
     @property
     def detector_classes(self) -> tuple[str, ...]:
@@ -139,7 +148,10 @@ class DetectorSettings:
         size = data.get("image_size")
         if size:
             values["imgsz"] = int(max(size) if isinstance(size, list | tuple) else size)
-        values["augmentation"] = augmentation_args(data.get("augmentation") or {})
+        spec = data.get("augmentation")
+        values["augmentation"] = (
+            augmentation_args(spec) if spec is not None else dict(DEFAULT_AUGMENTATION)
+        )
         values.update(overrides)
         return cls(**values)
 
@@ -326,6 +338,17 @@ def train_detector(
         if on_epoch is not None and due:
             on_epoch(epoch, {k: v for k, v in row.items() if k != "epoch"})
 
+    def tune_ema(trainer: Any) -> None:
+        # Ultralytics' EMA ramps over 2000 updates and then averages ~10,000: sized for COCO.
+        # A few hundred images give ~25 updates per epoch, so the "EMA" would simply be the
+        # latest weights and validation would swing from epoch to epoch. Average over
+        # ``ema_epochs`` epochs of updates instead, ramping in over the first epoch.
+        if settings.ema_epochs and getattr(trainer, "ema", None) is not None:
+            steps = max(1, len(trainer.train_loader))
+            top = 1.0 - 1.0 / max(2.0, settings.ema_epochs * steps)
+            trainer.ema.decay = lambda updates: top * (1.0 - math.exp(-updates / steps))
+
+    model.add_callback("on_train_start", tune_ema)
     model.add_callback("on_fit_epoch_end", epoch_end)
     started = time.perf_counter()
     with cpu_threads(settings.threads):
