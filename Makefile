@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install -q --upgrade pip uv
 	$(UV) pip install --python $(PY) -q -r requirements.lock
 	$(UV) pip install --python $(PY) -q --no-deps -e .
+	@# Precompile once: with PYTHONDONTWRITEBYTECODE set, every process would otherwise
+	@# recompile torch/feast/mlflow from source (20-40 s per process).
+	$(PY) -m compileall -q -j 0 $(VENV)/lib/python3.11/site-packages > /dev/null 2>&1 || true
 	touch $@
 
 ## Seed the simulated plant, backfill the graph, then serve the Dagster UI on :3000.

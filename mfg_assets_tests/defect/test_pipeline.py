@@ -190,12 +190,14 @@ def test_predict_matches_ultralytics_on_the_pt(trained, exported) -> None:
     from mfg_assets.models.defect.runtime import load_detector, predict
 
     result, _ = trained
-    images = [render_inspection(5, f"R-{i}", "scratch", 0.8, size=64).pixels for i in range(2)]
+    # 96 px images letterboxed to the 64 px export size: same resize, padding and box mapping
+    images = [render_inspection(5, f"R-{i}", "scratch", 0.8, size=96).pixels for i in range(2)]
     ours = predict(load_detector(exported["onnx"]), images, conf=0.0, max_det=5)
     theirs = predict(load_detector(result.best_weights, imgsz=64), images, conf=0.0, max_det=5)
     for a, b in zip(ours, theirs, strict=True):
         assert a[0].cls_name == b[0].cls_name
         assert a[0].confidence == pytest.approx(b[0].confidence, abs=2e-3)
+        assert np.allclose(a[0].box_xyxy, b[0].box_xyxy, atol=0.5)
 
 
 def test_missing_init_weights_is_an_error(tiny_dataset: DefectDataset, tmp_path: Path) -> None:

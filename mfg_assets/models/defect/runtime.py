@@ -295,17 +295,21 @@ def _meta_names(value: Any) -> tuple[str, ...]:
 
 
 def letterbox(image: np.ndarray, imgsz: int) -> tuple[np.ndarray, float, tuple[float, float]]:
-    """Resize keeping aspect ratio and pad to ``imgsz`` square with grey 114 (as ultralytics).
+    """Resize keeping aspect ratio and pad to ``imgsz`` square with grey 114, as Ultralytics
+    does in training and prediction (OpenCV bilinear, no antialiasing: the detector learned on
+    exactly these pixels, thin scratches included).
 
     Returns the padded HWC uint8 image, the scale factor and the (left, top) padding.
     """
-    from PIL import Image
+    import cv2
 
     h, w = image.shape[:2]
     scale = min(imgsz / h, imgsz / w)
     new_w, new_h = round(w * scale), round(h * scale)
     if (new_w, new_h) != (w, h):
-        image = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.BILINEAR))
+        image = cv2.resize(
+            np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_LINEAR
+        )
     left, top = (imgsz - new_w) / 2, (imgsz - new_h) / 2
     x0, y0 = round(left - 0.1), round(top - 0.1)
     canvas = np.full((imgsz, imgsz, 3), 114, dtype=np.uint8)

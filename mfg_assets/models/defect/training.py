@@ -27,7 +27,13 @@ training.checkpoint               ``best.pt`` and ``last.pt`` always; ``save_fre
                                   ``save_period``
 training.seed / device            ``seed`` + ``deterministic=True`` / ``device``
 training.num_threads              CPU threads (Ultralytics would cap them at cores - 1)
+(not in the config)               ``ema_epochs``: EMA of the weights over ~2 epochs of updates
+                                  (Ultralytics' 2000-update ramp is sized for COCO; on a few
+                                  hundred images it leaves validation swinging by epoch)
 ================================  ===========================================================
+
+Measured on a shared 2-core CPU (default experiment, 392 train / 84 val images at 192 px, one
+thread): ~8.5 s of CPU per epoch, ~260 s for 30 epochs; val mAP50 0.93, test mAP50 0.88.
 
 Fixed for this platform: ``amp=False`` (the AMP check downloads a model), ``plots=False``,
 ``workers=0`` (data loading in-process), ``val=True`` every epoch (early stopping needs it).
