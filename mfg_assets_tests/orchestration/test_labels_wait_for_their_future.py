@@ -15,12 +15,10 @@ def _key(ts: datetime) -> str:
 
 
 def test_latest_hours_map_to_missing_future_events_and_fail_clearly(tmp_path):
-    from mfg_assets.defs.io_managers import PartitionedParquetIOManager
+    from mfg_assets.defs.io_managers import PartitionedParquetIOManager, partition_file
     from mfg_assets.defs.resources import PlantDatabase
-    from mfg_assets_tests.integration.plant_fixtures import plant_assets
-
-    from mfg_assets.defs.io_managers import partition_file
     from mfg_assets.features.schema import empty_features
+    from mfg_assets_tests.integration.plant_fixtures import plant_assets
 
     # The latest complete hour, with its features stored; its future events cannot exist yet.
     latest = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)

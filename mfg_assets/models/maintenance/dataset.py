@@ -2,6 +2,8 @@
 
 A training frame has the feature columns, ``machine_id``, ``event_timestamp``, the 0/1 label
 column and a ``split`` column (``train`` / ``validation`` / ``test``, time-ordered).
+``machine_id`` is optional. Without it, the normalizer cannot spot machine-fingerprint features
+(see ``normalization``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,14 @@ class TrainingDataError(FeatureFrameError):
     """The training frame cannot be trained on; the message lists every problem found."""
 
 
+GROUP_COLUMN = "machine_id"
+
+
 @dataclass(frozen=True)
 class SplitArrays:
     x: np.ndarray  # raw features, float64, rows × features
     y: np.ndarray  # labels, float32 0/1
+    groups: np.ndarray | None = None  # machine_id per row (object), when the frame has it
 
 
 @dataclass(frozen=True)
@@ -134,8 +140,15 @@ def prepare_training_data(frame: Any, config: ExperimentConfig) -> TrainingData:
     if errors:
         raise TrainingDataError("training frame is not usable: " + "; ".join(errors))
 
-    splits = {
-        s: SplitArrays(x_all[split_values == s], y_all[split_values == s].astype(np.float32))
-        for s in SPLITS
-    }
+    groups = (
+        column_values(frame, GROUP_COLUMN, dtype=object) if GROUP_COLUMN in frame.columns else None
+    )
+    splits = {}
+    for s in SPLITS:
+        rows = split_values == s
+        splits[s] = SplitArrays(
+            x_all[rows],
+            y_all[rows].astype(np.float32),
+            groups[rows] if groups is not None else None,
+        )
     return TrainingData(names, splits)

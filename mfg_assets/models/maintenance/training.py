@@ -1,9 +1,11 @@
 """Config-driven, seeded training of the maintenance MLP.
 
 Order of work: check the frame (fail before any training), fit the normalizer on the train
-split, train with weighted BCE (``pos_weight`` = negatives/positives in train), the configured
-optimizer and LR schedule, early stopping on validation loss, best weights kept in memory (and
-as checkpoints when a directory is given), then pick the F1-maximising threshold on validation.
+split (with no explicit feature list it also screens out machine-fingerprint features, see
+``normalization``), train with weighted BCE (``pos_weight`` = negatives/positives in train), the
+configured optimizer and LR schedule, early stopping on validation loss, best weights kept in
+memory (and as checkpoints when a directory is given), then pick the F1-maximising threshold on
+validation.
 
 Reproducible: same config + same data → identical weights and metrics. The torch RNG is seeded
 inside a forked RNG state, deterministic algorithms and the thread count are set for the run and
@@ -105,6 +107,7 @@ class TrainedMaintenanceModel:
             "stopped_early": float(self.stopped_early),
             "best_val_loss": best.val_loss,
             "seconds_per_epoch": float(np.mean([r.seconds for r in self.history])),
+            "features_used": float(len(self.normalizer.used_features)),
             **{f"best_val_{k}": v for k, v in self.validation_metrics.items()},
         }
 
@@ -133,7 +136,12 @@ def train_maintenance_model(
     train, val = data.splits["train"], data.splits["validation"]
     cfg, model_cfg = config.training, config.model
     device = _device(cfg.device)
-    normalizer = Standardizer.fit(train.x, data.feature_names)
+    # With no explicit feature list, features that mostly identify the machine are screened out
+    # (see normalization); an explicit data.feature_columns is used as given.
+    screen = config.data.feature_columns is None
+    normalizer = Standardizer.fit(
+        train.x, data.feature_names, groups=train.groups if screen else None
+    )
     x_train = torch.from_numpy(normalizer.transform(train.x)).to(device)
     y_train = torch.from_numpy(train.y).to(device)
     x_val = torch.from_numpy(normalizer.transform(val.x)).to(device)
