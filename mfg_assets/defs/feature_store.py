@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 
 from mfg_assets.defs.partitions import daily_partitions, hourly_partitions
-from mfg_assets.defs.policies import HOURLY_FRESHNESS
+from mfg_assets.defs.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
 from mfg_assets.features.labels import LABEL_COLUMN, LABEL_SCHEMA
 from mfg_assets.features.schema import feature_columns, feature_schema
 from mfg_assets.features.splits import time_ordered_split
@@ -42,6 +42,7 @@ def feature_store_resource() -> FeatureStoreResource:
 @dg.asset(
     partitions_def=hourly_partitions,
     deps=["machine_hourly_features"],
+    backfill_policy=RANGED_BACKFILL,
     group_name="feature_store",
     kinds={"feast"},
     freshness_policy=HOURLY_FRESHNESS,

@@ -50,8 +50,8 @@ def mlflow_tracking(init_context: dg.InitResourceContext) -> Iterator[Any]:
     tracker = MlFlow(
         SimpleNamespace(
             log=init_context.log,
-            dagster_run=init_context.dagster_run,
-            run_id=init_context.run_id,
+            dagster_run=init_context.run,
+            run_id=init_context.run.run_id if init_context.run else None,
             resource_config=config,
         )
     )
