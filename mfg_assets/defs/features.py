@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from mfg_assets.defs.checks import check_result, specs
+from mfg_assets.defs.io_managers import conform
 from mfg_assets.defs.metadata import frame_metadata, split_by_hour
 from mfg_assets.defs.partitions import hourly_partitions
 from mfg_assets.defs.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
@@ -33,11 +34,6 @@ class FeatureBuildConfig(dg.Config):
 
     iqr_k: float = 3.0
     min_reference_samples: int = 30
-
-
-def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Stored partitions as the contract's schema (an empty load has no columns)."""
-    return pl.DataFrame(schema=schema) if frame.width == 0 else frame.cast(schema)
 
 
 @dg.multi_asset(
@@ -91,8 +87,8 @@ def machine_hourly_features(
     window = context.partition_time_window
     keys = list(context.partition_keys)
     build = build_features(
-        _conform(sensor_readings, SENSOR_READINGS_SCHEMA),
-        _conform(quality_inspections, QUALITY_INSPECTIONS_SCHEMA),
+        conform(sensor_readings, SENSOR_READINGS_SCHEMA),
+        conform(quality_inspections, QUALITY_INSPECTIONS_SCHEMA),
         known_machines=plant_db.known_machines(),
         start=window.start,
         end=window.end,

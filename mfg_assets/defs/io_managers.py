@@ -93,3 +93,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         if not frames:
             return pl.DataFrame()
         return pl.concat(frames, how="vertical_relaxed")
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A loaded input as its contract's schema (loading no partitions gives no columns)."""
+    return pl.DataFrame(schema=schema) if frame.width == 0 else frame.cast(schema)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
+from mfg_assets.defs.io_managers import conform
 from mfg_assets.defs.metadata import frame_metadata, split_by_hour
 from mfg_assets.defs.partitions import hourly_partitions
 from mfg_assets.defs.policies import RANGED_BACKFILL
@@ -23,10 +24,6 @@ LABEL_AUTOMATION = dg.AutomationCondition.eager().replace(
     dg.AutomationCondition.in_latest_time_window(timedelta(hours=HORIZON_HOURS + 4))
     & ~dg.AutomationCondition.in_latest_time_window(timedelta(hours=HORIZON_HOURS + 1)),
 )
-
-
-def _conform(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
-    return pl.DataFrame(schema=schema) if frame.width == 0 else frame.cast(schema)
 
 
 def _events_recorded_until(context: dg.AssetExecutionContext):
@@ -82,8 +79,8 @@ def failure_labels_asset(
             f"labelable hour is {recorded_until - horizon - timedelta(hours=1):%Y-%m-%d %H:%M}."
         )
     labels = failure_labels(
-        _conform(machine_hourly_features, feature_schema()),
-        _conform(machine_events, MACHINE_EVENTS_SCHEMA),
+        conform(machine_hourly_features, feature_schema()),
+        conform(machine_events, MACHINE_EVENTS_SCHEMA),
         horizon=horizon,
         events_until=recorded_until,
     )
