@@ -32,8 +32,8 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check mfg_assets mfg_assets_tests bench bentos
-	$(VENV)/bin/ruff format --check mfg_assets mfg_assets_tests bench bentos
+	$(VENV)/bin/ruff check mfg_assets mfg_assets_tests bench
+	$(VENV)/bin/ruff format --check mfg_assets mfg_assets_tests bench
 
 bench: $(VENV)/.installed
 	$(PY) bench/feature_etl.py
