@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from mfg_assets.defs import defect, monitoring, serving
 from mfg_assets.defs.automation import (
+    defect_training_job,
     hourly_plant_job,
     hourly_plant_schedule,
     labels_and_online_store_job,
     maintenance_training_job,
     plant_automation_sensor,
 )
+from mfg_assets.defs.drift_sensor import drift_retraining_sensor
 from mfg_assets.defs.feature_store import (
     feature_store_resource,
     maintenance_training_set,
@@ -46,16 +49,32 @@ def build_definitions() -> dg.Definitions:
             maintenance_model,
             maintenance_model_evaluation,
             maintenance_champion,
+            *monitoring.monitoring_assets,
+            defect.defect_dataset,
+            defect.defect_detector,
+            defect.defect_detector_evaluation,
+            defect.defect_champion,
+            *serving.serving_assets,
         ],
-        jobs=[hourly_plant_job, labels_and_online_store_job, maintenance_training_job],
-        schedules=[hourly_plant_schedule],
-        sensors=[plant_automation_sensor],
+        jobs=[
+            hourly_plant_job,
+            labels_and_online_store_job,
+            maintenance_training_job,
+            defect_training_job,
+        ],
+        asset_checks=[monitoring.hourly_partitions_on_time],
+        schedules=[hourly_plant_schedule, monitoring.plant_lateness_schedule],
+        sensors=[plant_automation_sensor, drift_retraining_sensor],
         resources={
             "plant_db": plant_database(),
             "parquet_io_manager": parquet_io_manager(),
             "model_io_manager": model_io_manager(),
             "feature_store": feature_store_resource(),
             "mlflow": mlflow_tracking.configured({"experiment_name": "predictive_maintenance"}),
+            # the defect runs go to the MLflow experiment the defect experiment YAML names
+            defect.MLFLOW_RESOURCE: mlflow_tracking.configured(
+                {"experiment_name": defect.mlflow_experiment_name()}
+            ),
         },
     )
 

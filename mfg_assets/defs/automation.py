@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from mfg_assets.defs.k8s import TRAINING_K8S_TAGS
 from mfg_assets.defs.mlflow import mark_mlflow_run_failed
 
 PLANT_INGESTION_SELECTION = dg.AssetSelection.groups("plant_ingestion", "features")
@@ -38,9 +39,24 @@ plant_automation_sensor = dg.AutomationConditionSensorDefinition(
 # (dagster.yaml), so ingestion is never starved.
 maintenance_training_job = dg.define_asset_job(
     "maintenance_training_job",
-    selection=dg.AssetSelection.groups("maintenance_model"),
-    description="Build the training set, train, evaluate against the champion, promote.",
-    tags={"mfg/kind": "training"},
+    # + the bento, so a drift-triggered retrain also rebuilds the service (defs/serving.py)
+    selection=dg.AssetSelection.groups("maintenance_model")
+    | dg.AssetSelection.assets("maintenance_bento"),
+    description="Build the training set, train, evaluate against the champion, promote, "
+    "rebuild the maintenance bento.",
+    # on Kubernetes the run pod (where the steps run) gets the training size (defs/k8s.py)
+    tags={"mfg/kind": "training", **TRAINING_K8S_TAGS},
+    hooks={mark_mlflow_run_failed},
+)
+
+# Inspections → YOLO dataset → detector (+ ONNX export) → evaluation (+ blocking promotion
+# gate) → champion, as one run, under the same one-training-run-at-a-time tag limit.
+defect_training_job = dg.define_asset_job(
+    "defect_training_job",
+    selection=dg.AssetSelection.groups("defect_model"),
+    description="Build the defect dataset, train and export the detector, evaluate against "
+    "the champion, promote.",
+    tags={"mfg/kind": "training", **TRAINING_K8S_TAGS},
     hooks={mark_mlflow_run_failed},
 )
 

@@ -4,48 +4,36 @@ The model of day D is trained on ``maintenance_training_set`` of day D (labelled
 of the window ending at D). Each step calls :mod:`mfg_assets.models.maintenance.workflow`.
 """
 
-import base64
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from mfg_assets.defs.k8s import TRAINING_K8S_TAGS
+from mfg_assets.defs.model_lifecycle import (
+    MODEL_FRESHNESS,
+    TRAINING_TAGS,
+    ExperimentRunConfig,
+    champion_asset,
+    evaluation_outputs,
+    load_experiment_config,
+    promotion_gate_spec,
+)
 from mfg_assets.defs.partitions import daily_partitions
 from mfg_assets.settings import data_dir
+from mfg_assets.storage.location import publish_folder
 
-MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(days=7), warn_window=timedelta(days=2)
-)
-TRAINING_TAGS = {"mfg/kind": "training"}
+__all__ = ["MODEL_FRESHNESS", "TRAINING_TAGS", "MaintenanceTrainingConfig"]
 
 
-class MaintenanceTrainingConfig(dg.Config):
+class MaintenanceTrainingConfig(ExperimentRunConfig):
     """Which experiment to run (a YAML under mfg_assets/models/experiments, or a path)."""
 
     experiment: str = "maintenance_default"
-    epochs: int | None = None
 
 
 def _load_config(config: MaintenanceTrainingConfig) -> Any:
-    from mfg_assets.models.config import ExperimentConfigError, apply_overrides, load_experiment
-
-    try:
-        experiment = load_experiment(config.experiment)
-        if config.epochs is not None:
-            experiment = apply_overrides(experiment, {"training.epochs": config.epochs})
-    except ExperimentConfigError as exc:
-        raise dg.Failure(f"experiment {config.experiment!r} is invalid: {exc}") from exc
-    return experiment
-
-
-def _image_markdown(plots: dict[str, str]) -> str:
-    parts = []
-    for name, path in plots.items():
-        encoded = base64.b64encode(Path(path).read_bytes()).decode()
-        parts.append(f"**{name}**\n\n![{name}](data:image/png;base64,{encoded})")
-    return "\n\n".join(parts)
+    return load_experiment_config(config.experiment, config.epochs, kind="maintenance")
 
 
 @dg.asset(
@@ -55,7 +43,7 @@ def _image_markdown(plots: dict[str, str]) -> str:
     group_name="maintenance_model",
     kinds={"pytorch", "mlflow"},
     freshness_policy=MODEL_FRESHNESS,
-    op_tags=TRAINING_TAGS,
+    op_tags={**TRAINING_TAGS, **TRAINING_K8S_TAGS},
     io_manager_key="model_io_manager",
     description="MLP on the hourly machine features predicting failure within the label "
     "horizon, trained per an experiment YAML (AdamW, cosine LR, early stopping, seeded), "
@@ -122,16 +110,7 @@ def maintenance_model(
     kinds={"mlflow"},
     freshness_policy=MODEL_FRESHNESS,
     io_manager_key="model_io_manager",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "promotion_gate",
-            asset="maintenance_model_evaluation",
-            blocking=True,
-            description="The challenger meets the experiment's absolute threshold AND beats "
-            "the champion by the configured margin on the same test rows (the first model "
-            "needs only the threshold). Blocks promotion when it fails.",
-        )
-    ],
+    check_specs=[promotion_gate_spec("maintenance_model_evaluation", "test rows")],
     description="Held-out test metrics of the challenger (threshold chosen on validation) and "
     "of the current champion on the same rows; confusion matrix, PR and ROC curves.",
 )
@@ -149,60 +128,17 @@ def maintenance_model_evaluation(
     plots_dir = data_dir() / "reports" / "maintenance" / context.partition_key
     result = evaluate_against_champion(test, challenger, experiment, plots_dir)
     log_evaluation(result.challenger, plots_dir=plots_dir, run_id=challenger.run_id)
-    metric = experiment.promotion.metric
-    numbers = {f"challenger_{k}": float(v) for k, v in result.challenger.items()}
-    if result.champion:
-        numbers.update({f"champion_{k}": float(v) for k, v in result.champion.items()})
-    yield dg.Output(
-        {
-            "challenger_version": challenger.version,
-            "champion_version": result.champion_version,
-            "challenger": result.challenger,
-            "champion": result.champion,
-            "passed": result.decision.passed,
-            "reason": result.decision.reason,
-        },
-        metadata={
-            **numbers,
-            "challenger_version": challenger.version,
-            "champion_version": result.champion_version or 0,
-            "gate_metric": metric,
-            "plots": dg.MetadataValue.md(_image_markdown(result.plots)),
-            "plots_dir": dg.MetadataValue.path(str(plots_dir)),
-        },
-    )
-    yield dg.AssetCheckResult(
-        check_name="promotion_gate",
-        passed=result.decision.passed,
-        description=result.decision.reason,
-        metadata={
-            "metric": metric,
-            "challenger": result.decision.challenger_value,
-            "champion": result.decision.champion_value
-            if result.decision.champion_value is not None
-            else "none",
-            "threshold": experiment.promotion.threshold,
-            "margin": experiment.promotion.champion_margin,
-        },
-    )
+    plots_uri = publish_folder(plots_dir, "reports", f"maintenance/{context.partition_key}")
+    yield from evaluation_outputs(result, challenger.version, experiment.promotion, plots_uri)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    deps=["maintenance_model_evaluation"],
-    ins={"maintenance_model": dg.AssetIn()},
-    group_name="maintenance_model",
-    kinds={"mlflow"},
-    freshness_policy=MODEL_FRESHNESS,
-    io_manager_key="model_io_manager",
+maintenance_champion = champion_asset(
+    "maintenance_champion",
+    model="maintenance",
+    model_asset="maintenance_model",
+    evaluation_asset="maintenance_model_evaluation",
+    group="maintenance_model",
     description="Moves the `champion` alias of `maintenance_model` to the evaluated challenger. "
     "Runs only when the blocking `promotion_gate` check passed; roll back with "
     "`mfg-models rollback maintenance`.",
 )
-def maintenance_champion(context: dg.AssetExecutionContext, maintenance_model: dict) -> dict:
-    from mfg_assets.models.maintenance.workflow import promote
-
-    version = int(maintenance_model["version"])
-    previous = promote(version)
-    context.add_output_metadata({"champion_version": version, "previous_champion": previous or 0})
-    return {"champion_version": version, "previous_champion": previous}

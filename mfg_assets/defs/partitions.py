@@ -19,3 +19,15 @@ daily_partitions = dg.DailyPartitionsDefinition(
 def partition_keys_of(context: dg.AssetExecutionContext) -> list[str]:
     """The partition keys a (possibly ranged, single-run backfill) step materializes."""
     return list(context.partition_keys)
+
+
+def trailing_window_input(periods: int) -> dg.AssetIn:
+    """An input holding the upstream partitions of the last ``periods`` partitions of the
+    downstream asset, its own included (e.g. the 14 days ending with D of an hourly asset);
+    partitions not materialized (yet) are left out instead of failing the load."""
+    return dg.AssetIn(
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-(periods - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
+        ),
+        metadata={"allow_missing_partitions": True},
+    )

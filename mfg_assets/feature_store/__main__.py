@@ -13,6 +13,7 @@ ends; ``store.materialize_window`` is the partition-aligned one).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from pathlib import Path
 import yaml
 
 from mfg_assets.feature_store.config import config_dict
-from mfg_assets.feature_store.names import PROJECT_ENV, partitions_dir, profile_name, project_name
+from mfg_assets.feature_store.errors import PartitionsNotFoundError
+from mfg_assets.feature_store.names import PROJECT_ENV, profile_name, project_name
 from mfg_assets.settings import data_dir
 
 REPO_DIR = Path(__file__).resolve().parent / "repo"
@@ -40,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     profile = profile_name(args.profile)
     env = dict(os.environ, MFG_DATA_DIR=str(data_dir()))
     env[PROJECT_ENV] = project_name()
-    if partitions_dir().is_dir():
-        from mfg_assets.feature_store.offline import sync_offline_store
+    from mfg_assets.feature_store.offline import sync_offline_store
 
-        sync_offline_store()
+    with contextlib.suppress(PartitionsNotFoundError):  # nothing materialized yet
+        sync_offline_store()  # from the local warehouse or the S3 bucket (MFG_STORAGE_URI)
     with tempfile.TemporaryDirectory(prefix="mfg_feast_") as tmp:
         rendered = Path(tmp) / "feature_store.yaml"
         rendered.write_text(yaml.safe_dump(config_dict(profile), sort_keys=False))

@@ -18,11 +18,19 @@ together atomically. Rows are de-duplicated on ``(machine_id, event_timestamp)``
 wins), so rewriting a partition with the same data changes nothing Feast reads. Every Feast
 read in this package (materialize, historical retrieval, consistency) syncs the days it touches
 first; ``sync_offline_store()`` syncs everything (the "Feast offline store" step).
+
+The hourly partitions are read through the storage layer (:mod:`mfg_assets.storage`): the local
+warehouse in the embedded profile, the S3 bucket of ``MFG_STORAGE_URI=s3://…`` in production
+(listing gives each object's size, ETag and last-modified, so the fingerprint check costs one
+LIST per sync). The mirror itself always lives on local disk under ``MFG_DATA_DIR``, because
+Feast's file offline store (dask) reads local paths: in production it is a cache, derived from
+the bucket, that any process (a run pod, the feature server) rebuilds on first use.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
@@ -36,12 +44,19 @@ from pathlib import Path
 import polars as pl
 
 from mfg_assets.feature_store.errors import FeatureStoreError, PartitionsNotFoundError
-from mfg_assets.feature_store.names import JOIN_KEY, offline_source_dir, partitions_dir
+from mfg_assets.feature_store.names import (
+    FEATURES_ASSET,
+    JOIN_KEY,
+    offline_source_dir,
+    partitions_dir,
+)
 from mfg_assets.features.schema import TIMESTAMP_COLUMN, TS_DTYPE, feature_schema
+from mfg_assets.storage.files import FileEntry, FileStore, LocalFileStore
 
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "mfg_feature_store.source_fingerprint"
+READ_THREADS = 8  # concurrent GETs when the partitions are in S3
 _HOURLY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-\d{4}\.parquet$")
 _DAY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.parquet$")
 
@@ -57,14 +72,46 @@ class SyncResult:
 
 
 @dataclass(frozen=True)
-class _HourlyFile:
-    path: Path
-    size: int
-    mtime_ns: int
-    inode: int
+class PartitionSource:
+    """Where the hourly feature partitions are: a file store and the folder in it."""
 
-    def token(self) -> str:
-        return f"{self.path.name}:{self.size}:{self.mtime_ns}:{self.inode}"
+    store: FileStore
+    folder: str = FEATURES_ASSET
+
+    @property
+    def uri(self) -> str:
+        return self.store.uri(self.folder)
+
+    def entries(self) -> list[FileEntry]:
+        return self.store.list_entries(self.folder)
+
+    def read(self, entry: FileEntry) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(self.store.read_bytes(entry.relpath)))
+
+    def read_all(self, entries: list[FileEntry]) -> list[pl.DataFrame]:
+        """The files' frames, in order; from S3 with up to ``READ_THREADS`` GETs in flight
+        (one GET per hourly file: sequential requests would make a cold day cost 24 round
+        trips). boto3 clients are thread-safe."""
+        if isinstance(self.store, LocalFileStore) or len(entries) < 2:
+            return [self.read(entry) for entry in entries]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(entries))) as pool:
+            return list(pool.map(self.read, entries))
+
+
+def partition_source(source: Path | PartitionSource | None = None) -> PartitionSource:
+    """``source``, a local folder as a source, or the configured one: the warehouse of
+    ``MFG_STORAGE_URI`` (S3 in production), else the local data directory's."""
+    if isinstance(source, PartitionSource):
+        return source
+    if source is not None:
+        return PartitionSource(LocalFileStore(Path(source).parent), Path(source).name)
+    from mfg_assets.storage.location import uses_s3, warehouse_store
+
+    if uses_s3():
+        return PartitionSource(warehouse_store())
+    return partition_source(partitions_dir())
 
 
 def as_utc(value: datetime) -> datetime:
@@ -74,36 +121,40 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def require_partitions(source: Path | None = None) -> Path:
-    """The hourly partitions folder, or a clear error naming where it was expected."""
-    source = source or partitions_dir()
-    if not source.is_dir():
-        raise PartitionsNotFoundError(
-            f"no machine_hourly_features partitions at {source}: materialize the "
-            "machine_hourly_features asset first (or point MFG_DATA_DIR at the data directory "
-            "that holds warehouse/machine_hourly_features)"
-        )
-    return source
+def _missing(source: PartitionSource) -> PartitionsNotFoundError:
+    return PartitionsNotFoundError(
+        f"no machine_hourly_features partitions at {source.uri}: materialize the "
+        "machine_hourly_features asset first (or point MFG_STORAGE_URI / MFG_DATA_DIR at the "
+        "storage that holds warehouse/machine_hourly_features)"
+    )
 
 
-def _hourly_files_by_day(source: Path) -> dict[str, list[_HourlyFile]]:
-    days: dict[str, list[_HourlyFile]] = {}
-    with os.scandir(source) as entries:
-        for entry in entries:
-            match = _HOURLY_NAME.match(entry.name)
-            if not match or not entry.is_file():
-                continue  # temporary ".name.tmp" files of atomic writes, foreign files
-            st = entry.stat()
-            days.setdefault(match.group(1), []).append(
-                _HourlyFile(Path(entry.path), st.st_size, st.st_mtime_ns, st.st_ino)
-            )
+def _listing(source: PartitionSource) -> list[FileEntry]:
+    """The source's files (one directory walk, or one S3 LIST), or a clear error when the
+    partitions folder is missing (S3 has no folders: no object under the prefix)."""
+    store = source.store
+    if isinstance(store, LocalFileStore) and not (store.root / source.folder).is_dir():
+        raise _missing(source)
+    entries = source.entries()
+    if not entries and not isinstance(store, LocalFileStore):
+        raise _missing(source)
+    return entries
+
+
+def _hourly_files_by_day(entries: Iterable[FileEntry], folder: str) -> dict[str, list[FileEntry]]:
+    days: dict[str, list[FileEntry]] = {}
+    for entry in entries:
+        match = _HOURLY_NAME.match(entry.name)
+        if not match or entry.relpath != f"{folder}/{entry.name}":
+            continue  # temporary ".name.tmp" files of atomic writes, foreign files, subfolders
+        days.setdefault(match.group(1), []).append(entry)
     for files in days.values():
-        files.sort(key=lambda f: f.path.name)
+        files.sort(key=lambda f: f.name)
     return days
 
 
-def _fingerprint(files: list[_HourlyFile]) -> str:
-    digest = hashlib.sha256("\n".join(f.token() for f in files).encode())
+def _fingerprint(files: list[FileEntry]) -> str:
+    digest = hashlib.sha256("\n".join(f"{f.name}:{f.size}:{f.version}" for f in files).encode())
     return digest.hexdigest()
 
 
@@ -126,8 +177,11 @@ def conform(frame: pl.DataFrame, *, origin: str) -> pl.DataFrame:
         raise FeatureStoreError(f"{origin} does not match the feature schema: {exc}") from exc
 
 
-def _build_day(files: list[_HourlyFile]) -> pl.DataFrame:
-    frames = [conform(pl.read_parquet(f.path), origin=f"partition {f.path}") for f in files]
+def _build_day(source: PartitionSource, files: list[FileEntry]) -> pl.DataFrame:
+    frames = [
+        conform(frame, origin=f"partition {source.store.uri(f.relpath)}")
+        for f, frame in zip(files, source.read_all(files), strict=True)
+    ]
     day = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=feature_schema())
     keyless = pl.col(JOIN_KEY).is_null() | pl.col(TIMESTAMP_COLUMN).is_null()
     if dropped := day.filter(keyless).height:
@@ -135,7 +189,7 @@ def _build_day(files: list[_HourlyFile]) -> pl.DataFrame:
         logger.warning(
             "skipping %d rows without machine_id/event_timestamp in %s",
             dropped,
-            ", ".join(f.path.name for f in files),
+            ", ".join(f.name for f in files),
         )
         day = day.filter(~keyless)
     return day.unique(subset=[JOIN_KEY, TIMESTAMP_COLUMN], keep="last", maintain_order=True).sort(
@@ -157,15 +211,19 @@ def _write_atomic(frame: pl.DataFrame, path: Path, fingerprint: str) -> None:
 def sync_offline_store(
     days: Iterable[str | date] | None = None,
     *,
-    source: Path | None = None,
+    source: Path | PartitionSource | None = None,
     target: Path | None = None,
 ) -> SyncResult:
-    """Bring the daily mirror up to date with the hourly partitions (all days, or ``days``)."""
+    """Bring the daily mirror up to date with the hourly partitions (all days, or ``days``).
+
+    ``source`` defaults to the configured storage (local warehouse or S3, see
+    :func:`partition_source`); ``target`` to the local mirror folder Feast reads.
+    """
     started = time.perf_counter()
-    source = require_partitions(source)
+    source = partition_source(source)
+    hourly = _hourly_files_by_day(_listing(source), source.folder)
     target = target or offline_source_dir()
     target.mkdir(parents=True, exist_ok=True)
-    hourly = _hourly_files_by_day(source)
     if days is None:
         existing = {m.group(1) for p in target.iterdir() if (m := _DAY_NAME.match(p.name))}
         wanted = set(hourly) | existing
@@ -183,7 +241,7 @@ def sync_offline_store(
         fingerprint = _fingerprint(files)
         if day_file.exists() and _stored_fingerprint(day_file) == fingerprint:
             continue
-        _write_atomic(_build_day(files), day_file, fingerprint)
+        _write_atomic(_build_day(source, files), day_file, fingerprint)
         rebuilt.append(day)
     return SyncResult(len(wanted), tuple(rebuilt), tuple(removed), time.perf_counter() - started)
 

@@ -54,7 +54,6 @@ from mfg_assets.feature_store.offline import (
     latest_per_machine,
     partition_window_rows,
     read_offline,
-    require_partitions,
     sync_offline_store,
 )
 from mfg_assets.feature_store.online import forget_reader, reader_for
@@ -234,8 +233,7 @@ def materialize_window(store: FeatureStore, start: datetime, end: datetime) -> M
         raise ValueError(
             f"empty or reversed window: start={start.isoformat()} end={end.isoformat()}"
         )
-    require_partitions()
-    sync = sync_offline_store(days_covering(start, end))
+    sync = sync_offline_store(days_covering(start, end))  # no partitions: a clear error
     window = partition_window_rows(start, end, sync=False)
     if window.is_empty():
         return MaterializeResult(
@@ -540,8 +538,7 @@ def training_frame(
         return _null_features(entity, names)
     lo = keys[TIMESTAMP_FIELD].min() - FEATURE_TTL
     hi = keys[TIMESTAMP_FIELD].max()
-    require_partitions()
-    sync_offline_store(days_covering(lo, hi))
+    sync_offline_store(days_covering(lo, hi))  # no partitions: a clear error
     if engine == "feast":
         found = _feast_point_in_time(store, keys, names, chunk_rows)
     elif engine == "polars":

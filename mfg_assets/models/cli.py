@@ -68,7 +68,7 @@ def _print_status(registry: Any, name: str) -> None:
         metrics = {
             k: v
             for k, v in sorted(info["metrics"].items())
-            if k.startswith("test_") and "baseline" not in k
+            if k.startswith("test_") and "baseline" not in k and "/" not in k  # no per-class
         }
         if metrics:
             print("             " + "  ".join(f"{k}={v:.4f}" for k, v in metrics.items()))

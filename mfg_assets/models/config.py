@@ -21,13 +21,47 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mfg_assets.plant.catalog import DEFECT_TYPES
+
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
 OPTIMIZERS: tuple[str, ...] = ("AdamW", "Adam", "SGD")
 SCHEDULERS: tuple[str, ...] = ("CosineAnnealingLR", "none")
-EXPECTED_CLASSES: dict[str, tuple[str, ...]] = {"maintenance": ("no_failure", "failure")}
+EXPECTED_CLASSES: dict[str, tuple[str, ...]] = {
+    "maintenance": ("no_failure", "failure"),
+    "defect": DEFECT_TYPES,
+}
 ARCHITECTURES: dict[str, tuple[str, ...]] = {"maintenance": ("mlp",)}
 PROMOTION_METRICS: dict[str, tuple[str, ...]] = {
     "maintenance": ("roc_auc", "pr_auc", "f1", "precision", "recall"),
+    "defect": ("map50", "map50_95", "precision", "recall"),
+}
+# Defect detector: YOLO input sizes are multiples of the network's largest stride.
+YOLO_STRIDE = 32
+IMAGE_SIZE_RANGE = (32, 1280)
+# data.augmentation keys: the seed's names (validated by shape) and Ultralytics' own
+# hyperparameter names (value in the given closed range).
+SEED_AUGMENTATIONS: tuple[str, ...] = (
+    "horizontal_flip",
+    "vertical_flip",
+    "rotation_range",
+    "brightness_range",
+)
+ULTRALYTICS_AUGMENTATIONS: dict[str, tuple[float, float]] = {
+    "hsv_h": (0.0, 1.0),
+    "hsv_s": (0.0, 1.0),
+    "hsv_v": (0.0, 1.0),
+    "degrees": (0.0, 180.0),
+    "translate": (0.0, 1.0),
+    "scale": (0.0, 1.0),
+    "shear": (0.0, 180.0),
+    "perspective": (0.0, 0.001),
+    "flipud": (0.0, 1.0),
+    "fliplr": (0.0, 1.0),
+    "mosaic": (0.0, 1.0),
+    "mixup": (0.0, 1.0),
+    "cutmix": (0.0, 1.0),
+    "copy_paste": (0.0, 1.0),
+    "erasing": (0.0, 0.9),
 }
 _DEVICE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
 
@@ -61,7 +95,11 @@ class DataConfig(_Section):
     window_days: int = 14  # training window ending at the model's partition day
     validation_fraction: float = 0.15  # time-ordered: train, then validation, then test
     test_fraction: float = 0.15
-    image_size: int | None = None  # image models: square input size in pixels
+    # image models (defect detector) only:
+    image_size: int | None = None  # square network input in pixels (default 192)
+    augmentation: dict[str, Any] | None = None  # see ULTRALYTICS/SEED_AUGMENTATIONS
+    max_images: int | None = None  # cap on the dataset size (each split keeps its share)
+    max_normal_fraction: float | None = 0.2  # cap on background (normal) images per split
 
 
 class ModelConfig(_Section):
@@ -336,12 +374,93 @@ def config_errors(config: ExperimentConfig) -> list[str]:
         0 <= promotion.champion_margin < 1,
         f"promotion.champion_margin must be in [0, 1) (got {promotion.champion_margin})",
     )
+    if model.kind == "defect":
+        errors.extend(_defect_errors(config))
+    else:
+        for field in ("image_size", "augmentation", "max_images"):
+            check(
+                getattr(data, field) is None,
+                f"data.{field} is only used by image (defect) models: remove it",
+            )
     check(bool(config.logging.experiment_name.strip()), "logging.experiment_name must not be empty")
     check(
         config.logging.log_every > 0,
         f"logging.log_every must be > 0 (got {config.logging.log_every})",
     )
     return errors
+
+
+def _defect_errors(config: ExperimentConfig) -> list[str]:
+    """Rules of the defect detector (Ultralytics YOLO)."""
+    errors: list[str] = []
+    data, model, training = config.data, config.model, config.training
+    size = data.image_size
+    lo, hi = IMAGE_SIZE_RANGE
+    if size is not None and size > 0 and (size % YOLO_STRIDE or not lo <= size <= hi):
+        errors.append(
+            f"data.image_size must be a multiple of {YOLO_STRIDE} in [{lo}, {hi}] for a YOLO "
+            f"detector (got {size})"
+        )
+    if data.max_images is not None and data.max_images < 3:
+        errors.append(f"data.max_images must be >= 3 (got {data.max_images})")
+    fraction = data.max_normal_fraction
+    if fraction is not None and not 0 <= fraction < 1:
+        errors.append(f"data.max_normal_fraction must be in [0, 1) or null (got {fraction})")
+    errors.extend(augmentation_errors(data.augmentation or {}))
+    arch = model.architecture
+    if arch.endswith(".pt"):
+        errors.append(
+            f"model.architecture {arch!r} is a weights file: put it in model.init_weights and "
+            "name the architecture (e.g. yolov8n)"
+        )
+    elif not re.fullmatch(r"(yolo[\w.-]*|.+\.ya?ml)", arch):
+        errors.append(
+            "model.architecture must be an Ultralytics YOLO name (yolov8n, yolo11n, "
+            f"yolov8-pico, ...) or a model yaml path (got {arch!r})"
+        )
+    if model.init_weights is not None and model.init_weights.suffix != ".pt":
+        errors.append(f"model.init_weights must be a .pt file (got {model.init_weights})")
+    if training.early_stopping.min_delta != 0:
+        errors.append(
+            "training.early_stopping.min_delta is not supported by Ultralytics: set 0 "
+            f"(got {training.early_stopping.min_delta})"
+        )
+    if model.hidden_sizes is not None:
+        errors.append("model.hidden_sizes is only used by the maintenance MLP: remove it")
+    return errors
+
+
+def augmentation_errors(spec: Mapping[str, Any]) -> list[str]:
+    """Problems with a ``data.augmentation`` mapping (empty when valid)."""
+    errors: list[str] = []
+    for key, value in spec.items():
+        where = f"data.augmentation.{key}"
+        if key in ("horizontal_flip", "vertical_flip"):
+            if not isinstance(value, bool):
+                errors.append(f"{where} must be true or false (got {value!r})")
+        elif key == "rotation_range":
+            if not _number(value) or not 0 <= value <= 180:
+                errors.append(f"{where} must be degrees in [0, 180] (got {value!r})")
+        elif key == "brightness_range":
+            pair = list(value) if isinstance(value, list | tuple) else []
+            if len(pair) != 2 or not all(_number(v) for v in pair):
+                errors.append(
+                    f"{where} must be [low, high] factors, e.g. [0.8, 1.2] (got {value!r})"
+                )
+            elif not 0 < pair[0] <= 1 <= pair[1] <= 2:
+                errors.append(f"{where} must satisfy 0 < low <= 1 <= high <= 2 (got {value!r})")
+        elif key in ULTRALYTICS_AUGMENTATIONS:
+            lo, hi = ULTRALYTICS_AUGMENTATIONS[key]
+            if not _number(value) or not lo <= value <= hi:
+                errors.append(f"{where} must be a number in [{lo:g}, {hi:g}] (got {value!r})")
+        else:
+            known = [*SEED_AUGMENTATIONS, *ULTRALYTICS_AUGMENTATIONS]
+            errors.append(f"{where} is not a known augmentation (known: {', '.join(known)})")
+    return errors
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _resolve_paths(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:

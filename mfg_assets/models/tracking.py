@@ -76,6 +76,21 @@ def start_run(
         yield run
 
 
+@contextmanager
+def active_or_new_run(experiment_name: str, run_name: str | None = None) -> Iterator[Any]:
+    """The active MLflow run (e.g. dagster-mlflow's, left open), or a new one in
+    ``experiment_name`` that is ended on exit."""
+    import mlflow
+
+    configure_mlflow()
+    active = mlflow.active_run()
+    if active is not None:
+        yield active
+        return
+    with start_run(experiment_name, run_name=run_name) as run:
+        yield run
+
+
 def mlflow_epoch_logger(run_id: str | None = None) -> Callable[[Any], None]:
     """Epoch callback logging ``report.as_metrics()`` at ``step=report.epoch``.
 

@@ -246,24 +246,32 @@ class DriftReference:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.frame.write_parquet(directory / REFERENCE_FILE)
-        meta = {
+        (directory / REFERENCE_META_FILE).write_text(json.dumps(self.meta(), indent=2))
+        return directory
+
+    def meta(self) -> dict[str, Any]:
+        """Everything but the frame, JSON-friendly (``reference.json``)."""
+        return {
             "rows_total": self.rows_total,
             "reference_id": self.reference_id,
             "window": [t.isoformat() for t in self.window] if self.window else None,
             "sampled": self.sampled,
             "seed": self.seed,
         }
-        (directory / REFERENCE_META_FILE).write_text(json.dumps(meta, indent=2))
-        return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> DriftReference:
         """Inverse of :meth:`save`; ``FileNotFoundError`` when the reference does not exist."""
         directory = Path(directory)
         meta = json.loads((directory / REFERENCE_META_FILE).read_text())
+        return cls.from_parts(pl.read_parquet(directory / REFERENCE_FILE), meta)
+
+    @classmethod
+    def from_parts(cls, frame: pl.DataFrame, meta: Mapping[str, Any]) -> DriftReference:
+        """A reference from its frame and :meth:`meta` (e.g. read back from a file store)."""
         window = meta.get("window")
         return cls(
-            frame=pl.read_parquet(directory / REFERENCE_FILE),
+            frame=frame,
             rows_total=int(meta["rows_total"]),
             reference_id=meta.get("reference_id"),
             window=(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1]))
@@ -380,11 +388,14 @@ class DriftResult:
         """Evidently's HTML report; for a skipped report a short page with the reason."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self.snapshot is not None:
-            self.snapshot.save_html(str(path))
-        else:
-            path.write_text(self._skipped_html(), encoding="utf-8")
+        path.write_text(self.html(), encoding="utf-8")
         return path
+
+    def html(self) -> str:
+        """The standalone HTML page :meth:`save_html` writes (to store it anywhere)."""
+        if self.snapshot is not None:
+            return self.snapshot.get_html_str(as_iframe=False)
+        return self._skipped_html()
 
     def summary_markdown(self, limit: int = 30) -> str:
         """Markdown for Dagster metadata: the verdict line and a table of drifted columns."""

@@ -448,6 +448,15 @@ def save_png(pixels: np.ndarray, path: Path) -> Path:
     return path
 
 
+def encode_png(pixels: np.ndarray) -> bytes:
+    """The PNG bytes :func:`save_png` writes (deterministic for the same pixels)."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
 def write_inspection_image(
     root: Path, product_id: str, rendered: RenderedImage
 ) -> tuple[Path, Path]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
@@ -23,6 +24,20 @@ if TYPE_CHECKING:
 
 class FileStoreError(RuntimeError):
     """A store could not be reached or refused an operation; the message names where."""
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A stored file: its relative path, size and a version token that changes whenever the
+    file is replaced (local: mtime + inode; S3: ETag + last-modified)."""
+
+    relpath: str
+    size: int
+    version: str
+
+    @property
+    def name(self) -> str:
+        return self.relpath.rsplit("/", 1)[-1]
 
 
 class FileStore(Protocol):
@@ -37,6 +52,8 @@ class FileStore(Protocol):
     def uri(self, relpath: str) -> str: ...
 
     def list_files(self, prefix: str = "") -> list[str]: ...
+
+    def list_entries(self, prefix: str = "") -> list[FileEntry]: ...
 
 
 class LocalFileStore:
@@ -72,14 +89,32 @@ class LocalFileStore:
 
     def list_files(self, prefix: str = "") -> list[str]:
         """Relative paths of the finished files under ``prefix`` (temporary files excluded)."""
+        return [entry.relpath for entry in self.list_entries(prefix)]
+
+    def list_entries(self, prefix: str = "") -> list[FileEntry]:
+        """:meth:`list_files` with each file's size and version (mtime + inode)."""
         base = self._path(prefix) if prefix else self.root
-        if not base.is_dir():
-            return []
-        return sorted(
-            p.relative_to(self.root).as_posix()
-            for p in base.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")
-        )
+        skip = len(str(self.root).rstrip("/")) + 1  # "<root>/" before every relative path
+        entries: list[FileEntry] = []
+        pending = [str(base)]
+        while pending:
+            folder = pending.pop()
+            try:
+                scan = os.scandir(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with scan:
+                for item in scan:
+                    if item.is_dir(follow_symlinks=False):
+                        pending.append(item.path)
+                    elif item.is_file() and not item.name.endswith(".tmp"):
+                        try:
+                            st = item.stat()
+                        except FileNotFoundError:  # replaced or removed since the listing
+                            continue
+                        version = f"{st.st_mtime_ns}:{st.st_ino}"
+                        entries.append(FileEntry(item.path[skip:], st.st_size, version))
+        return sorted(entries, key=lambda entry: entry.relpath)
 
 
 class S3FileStore:
@@ -162,19 +197,34 @@ class S3FileStore:
             raise self._error("checking", relpath, exc) from exc
         return True
 
-    def _keys(self, prefix: str) -> Iterator[str]:
+    def _objects(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(prefix)):
-            for item in page.get("Contents", []):
-                yield item["Key"]
+            yield from page.get("Contents", [])
 
     def list_files(self, prefix: str = "") -> list[str]:
         """Relative paths of the objects under ``prefix``."""
+        return [entry.relpath for entry in self.list_entries(prefix)]
+
+    def list_entries(self, prefix: str = "") -> list[FileEntry]:
+        """The objects under ``prefix`` with size and version (ETag + last-modified), from
+        the listing alone (no request per object)."""
         start = len(self.prefix) + 1 if self.prefix else 0
         try:
-            return sorted(key[start:] for key in self._keys(prefix))
+            return sorted(
+                (
+                    FileEntry(item["Key"][start:], int(item["Size"]), _object_version(item))
+                    for item in self._objects(prefix)
+                ),
+                key=lambda entry: entry.relpath,
+            )
         except Exception as exc:
             raise self._error("listing", prefix, exc) from exc
+
+
+def _object_version(item: dict[str, Any]) -> str:
+    etag = str(item.get("ETag", "")).strip('"')
+    return f"{etag}@{item['LastModified'].isoformat()}"
 
 
 def is_s3_uri(uri: str) -> bool:

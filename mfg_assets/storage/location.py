@@ -22,10 +22,17 @@ Layout under the root: ``warehouse/<asset>/<partition>.parquet`` (the parquet IO
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mfg_assets.settings import data_dir
-from mfg_assets.storage.files import FileStore, file_store_from_uri, is_s3_uri, join_uri
+from mfg_assets.storage.files import (
+    FileStore,
+    LocalFileStore,
+    file_store_from_uri,
+    is_s3_uri,
+    join_uri,
+)
 
 if TYPE_CHECKING:
     from dagster_aws.s3 import S3Resource
@@ -106,3 +113,20 @@ def warehouse_store() -> FileStore:
     """The parquet partitions' store (the IO manager's layout: ``<asset>/<partition>.parquet``)."""
     uri = warehouse_uri()
     return file_store_from_uri(uri, s3_resource() if is_s3_uri(uri) else None)
+
+
+def publish_folder(local_dir: str | Path, area: str, relprefix: str) -> str:
+    """Copy the files under ``local_dir`` to ``<storage>/<area>/<relprefix>/`` and return that
+    folder's URI (``s3://…`` in production), e.g. evaluation plots a step wrote to local scratch.
+
+    In the embedded profile the local folder usually *is* that folder (``<data>/reports/…``):
+    then nothing is copied and its path is returned. Each file is written atomically.
+    """
+    store = artifact_store(area)
+    local = Path(local_dir).resolve()
+    relprefix = relprefix.strip("/")
+    if isinstance(store, LocalFileStore) and (store.root / relprefix).resolve() == local:
+        return str(local)
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        store.write_bytes(f"{relprefix}/{path.relative_to(local).as_posix()}", path.read_bytes())
+    return join_uri(artifact_uri(area), relprefix)

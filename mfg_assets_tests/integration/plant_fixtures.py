@@ -18,16 +18,18 @@ HOUR_KEY = "2026-11-02-10:00"
 HOUR = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
 
-def seed_small_plant(url: str, days: int = 1, machines: int = 4, dirt: bool = False) -> PlantDB:
+def seed_small_plant(
+    url: str, days: int = 1, machines: int = 4, dirt: bool = False, epoch: datetime = EPOCH
+) -> PlantDB:
     config = PlantConfig(
         machines=machines,
         seed=11,
         sample_interval_s=30,
-        epoch=EPOCH,
+        epoch=epoch,
         dirt=DirtConfig() if dirt else DirtConfig.clean(),
     )
     db = PlantDB(url)
-    seed_plant(db, config, EPOCH + timedelta(days=days))
+    seed_plant(db, config, epoch + timedelta(days=days))
     return db
 
 

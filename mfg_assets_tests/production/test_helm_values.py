@@ -1,12 +1,18 @@
 """deploy/helm/values.yaml for Dagster's official chart, and the per-asset K8s resource tags.
 
-No helm binary can be installed here (not in Debian, PyPI or npm as a plain CLI), so:
+No helm CLI can be installed here (not in Debian or npm; PyPI has no wheel that ships the CLI,
+and the chart's templates are not vendored), so:
 
-* the values are checked against the keys the chart documents and validates (the chart's
-  ``values.schema.json`` is generated from pydantic models: Webserver, UserDeployment,
-  PostgreSQL, RunLauncher/K8sRunLauncherConfig, ComputeLogManager/S3ComputeLogManager,
-  Daemon/QueuedRunCoordinatorConfig; the allowed-key sets below mirror those models), and kept
-  consistent with deploy/dagster.yaml (same limits, retries, compute-log prefix, psycopg2);
+* the values are validated with ``jsonschema`` against the chart's real ``values.schema.json``
+  (vendored in deploy/helm/schema/, provenance in its README) the way Helm applies it: JSON
+  Schema draft 7, ``$ref`` overriding its siblings. Two deliberate relaxations, because the chart's
+  own values.yaml (defaults) is not vendored: ``required`` is dropped (Helm validates the defaults
+  merged with these values, which supply every required key) except inside ``if/then`` rules,
+  and the Kubernetes object schemas the chart ``$ref``s on kubernetesjsonschema.dev (resources,
+  tolerations, probes...) are accepted as any object (Helm would fetch them);
+* the values are also checked against the key sets of the chart's pydantic models for the
+  sections the stored schema predates, and kept consistent with deploy/dagster.yaml (same
+  limits, retries, compute-log prefix, psycopg2);
 * ``helm template``/``helm lint`` run when a helm CLI and a local copy of the chart
   (``DAGSTER_HELM_CHART=/path/to/helm/dagster``) are available;
 * the ``dagster-k8s/config`` tags of mfg_assets/defs/k8s.py go through dagster-k8s itself:
@@ -15,10 +21,12 @@ No helm binary can be installed here (not in Debian, PyPI or npm as a plain CLI)
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -34,6 +42,8 @@ from mfg_assets.defs.k8s import (
 from mfg_assets_tests.production.stack import DEPLOY, load_yaml
 
 VALUES = DEPLOY / "helm" / "values.yaml"
+CHART_SCHEMA = DEPLOY / "helm" / "schema" / "values.schema.json"
+K8S_SCHEMA_HOST = "https://kubernetesjsonschema.dev/"
 
 K8S_RUN_LAUNCHER_KEYS = {
     "image", "imagePullPolicy", "jobNamespace", "loadInclusterConfig", "kubeconfigFile",
@@ -72,6 +82,78 @@ TOP_LEVEL_KEYS = {
 @pytest.fixture(scope="module")
 def values() -> dict:
     return load_yaml(VALUES)
+
+
+def _without_required(node: Any, *, in_then: bool = False) -> Any:
+    """The schema without ``required`` lists, except the ``if/then`` rules (e.g. "type
+    K8sRunLauncher needs config.k8sRunLauncher"), which the values alone must satisfy."""
+    if isinstance(node, list):
+        return [_without_required(item, in_then=in_then) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: _without_required(value, in_then=in_then or key == "then")
+        for key, value in node.items()
+        if key != "required" or in_then
+    }
+
+
+def chart_schema_validator():
+    """A draft-7 validator for the chart's values.schema.json (see the module docstring)."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT7
+
+    def retrieve(uri: str) -> Resource:
+        if not uri.startswith(K8S_SCHEMA_HOST):
+            raise LookupError(f"unexpected remote $ref {uri}")
+        return Resource.from_contents(
+            {"definitions": _AnyK8sObject()}, default_specification=DRAFT7
+        )
+
+    schema = _without_required(json.loads(CHART_SCHEMA.read_text()))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema, registry=Registry(retrieve=retrieve))
+
+
+class _AnyK8sObject(dict):
+    """``#/definitions/<anything>/...`` of the Kubernetes schema: an empty (accept-all) schema."""
+
+    def __missing__(self, key: str) -> dict:
+        return _AnyK8sObject(properties=_AnyK8sObject())
+
+
+def _messages(error) -> list[str]:
+    """An error's message and those of its causes (``anyOf`` branches)."""
+    return [error.message, *(m for sub in error.context for m in _messages(sub))]
+
+
+def test_values_validate_against_the_charts_values_schema(values: dict):
+    errors = sorted(chart_schema_validator().iter_errors(values), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("section", "mutate", "complaint"),
+    [
+        ("typo in the K8s run launcher", lambda v: v["runLauncher"]["config"]["k8sRunLauncher"]
+         .update(envSecret=[{"name": "x"}]), "Additional properties"),
+        ("launcher type without its config", lambda v: v["runLauncher"]["config"]
+         .pop("k8sRunLauncher"), "'k8sRunLauncher' is a required property"),
+        ("unknown compute log manager", lambda v: v["computeLogManager"]
+         .update(type="S3LogManager"), "is not one of"),
+        ("port as a string", lambda v: v["dagster-user-deployments"]["deployments"][0]
+         .update(port="3030"), "is not of type 'integer'"),
+        ("bad tag limit", lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]
+         ["queuedRunCoordinator"]["tagConcurrencyLimits"][0].update(limit="one"), "integer"),
+    ],
+    ids=lambda p: p if isinstance(p, str) and " " in p else "",
+)  # fmt: skip
+def test_the_chart_schema_rejects_broken_values(values: dict, section, mutate, complaint):
+    broken = copy.deepcopy(values)
+    mutate(broken)
+    messages = [m for e in chart_schema_validator().iter_errors(broken) for m in _messages(e)]
+    assert any(complaint in m for m in messages), (section, messages)
 
 
 def _image_ok(image: dict) -> None:
@@ -219,3 +301,36 @@ def test_gpu_tags_request_one_gpu_and_tolerate_the_gpu_taint():
     custom_pod = _job_for({K8S_CONFIG_TAG: json.dumps(custom[K8S_CONFIG_TAG])})
     assert custom_pod.node_selector == {"pool": "gpu-a100"}
     assert custom_pod.containers[0].resources.limits[GPU_RESOURCE] == "2"
+
+
+# Training assets of the code location and the tags their step pods must get. The detector is
+# CPU-sized like its default experiment (defect_default); GPU_TRAINING_K8S_TAGS are for GPU runs.
+TRAINING_ASSET_TAGS = {
+    "maintenance_model": TRAINING_K8S_TAGS,
+    "defect_detector": TRAINING_K8S_TAGS,
+}
+
+
+@pytest.mark.parametrize("asset_name", sorted(TRAINING_ASSET_TAGS))
+def test_training_assets_request_their_k8s_resources(asset_name: str):
+    from mfg_assets.definitions import defs
+
+    key = dg.AssetKey(asset_name)
+    graph = defs.resolve_asset_graph()
+    op_tags = graph.get(key).assets_def.node_def.tags
+    wanted = TRAINING_ASSET_TAGS[asset_name][K8S_CONFIG_TAG]["container_config"]["resources"]
+    resources = _job_for(op_tags).containers[0].resources
+    assert resources.requests == wanted["requests"]
+    assert resources.limits == wanted["limits"]
+    assert op_tags.get("mfg/kind") == "training"
+
+
+@pytest.mark.parametrize("job_name", ["maintenance_training_job", "defect_training_job"])
+def test_training_jobs_size_their_run_pods(job_name: str):
+    from mfg_assets.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    tags = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in job.tags.items()}
+    assert tags["mfg/kind"] == "training"
+    wanted = TRAINING_K8S_TAGS[K8S_CONFIG_TAG]["container_config"]["resources"]["requests"]
+    assert _job_for(tags).containers[0].resources.requests == wanted

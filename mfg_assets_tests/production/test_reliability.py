@@ -5,6 +5,11 @@
   (STEP_UP_FOR_RETRY), the run fails; once the server is back the partition re-runs cleanly and
   the bucket holds only complete, readable parquet files.
 * A connection cut in the middle of a PUT body (a loopback proxy drops it) leaves no object.
+* The PostgreSQL plant database stops accepting connections right after the first extract of a
+  run (``ALTER DATABASE … ALLOW_CONNECTIONS false`` + ``pg_terminate_backend``): the other
+  extracts fail naming the database, are retried per PLANT_DB_RETRY, the run fails without
+  features; once connections are allowed again the partition re-runs cleanly and the bucket
+  holds exactly one complete file per asset.
 """
 
 from __future__ import annotations
@@ -75,6 +80,27 @@ def _resources(server: S3Server, bucket: str, plant_url: str) -> dict[str, objec
     }
 
 
+def _run_hour(
+    instance: dg.DagsterInstance, resources: dict[str, object]
+) -> dg.ExecuteInProcessResult:
+    """Ingestion + features for HOUR_KEY, failures returned rather than raised."""
+    return dg.materialize(
+        plant_assets(),
+        partition_key=HOUR_KEY,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
+
+
+def _stored_keys(client, bucket: str) -> list[str]:
+    """Every object key in ``bucket``, after checking each object is a complete parquet file."""
+    keys = sorted(item["Key"] for item in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+    for key in keys:
+        pl.read_parquet(io.BytesIO(client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return keys
+
+
 def _events(result: dg.ExecuteInProcessResult, kind: str) -> list[dg.DagsterEvent]:
     return [e for e in result.all_events if e.event_type_value == kind]
 
@@ -86,13 +112,7 @@ def test_s3_outage_mid_run_fails_clearly_retries_and_reruns_cleanly(
     resources = _resources(outage_server, bucket, plant_pg_url)
 
     _OUTAGE["server"] = outage_server
-    failed = dg.materialize(
-        plant_assets(),
-        partition_key=HOUR_KEY,
-        instance=production_instance,
-        resources=resources,
-        raise_on_error=False,
-    )
+    failed = _run_hour(production_instance, resources)
     assert not outage_server.running, "the outage hook never fired"
     assert not failed.success
     retries = _events(failed, "STEP_UP_FOR_RETRY")
@@ -111,18 +131,11 @@ def test_s3_outage_mid_run_fails_clearly_retries_and_reruns_cleanly(
 
     # The service comes back (same port, same buckets); the partition re-runs cleanly.
     outage_server.start()
-    rerun = dg.materialize(
-        plant_assets(),
-        partition_key=HOUR_KEY,
-        instance=production_instance,
-        resources=resources,
-        raise_on_error=False,
-    )
+    rerun = _run_hour(production_instance, resources)
     assert rerun.success
     assert not _events(rerun, "STEP_UP_FOR_RETRY")
 
-    listing = outage_server.client().list_objects_v2(Bucket=bucket)
-    keys = sorted(item["Key"] for item in listing.get("Contents", []))
+    keys = _stored_keys(outage_server.client(), bucket)  # complete parquet files only
     expected = {
         f"mfg/warehouse/{asset}/2026-11-02-1000.parquet"
         for asset in (
@@ -134,9 +147,6 @@ def test_s3_outage_mid_run_fails_clearly_retries_and_reruns_cleanly(
         )
     }
     assert set(keys) == expected, keys  # nothing temporary, nothing half-written
-    for key in keys:
-        body = outage_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()
-        pl.read_parquet(io.BytesIO(body))  # every object is a complete parquet file
     features = outage_server.client().get_object(
         Bucket=bucket, Key="mfg/warehouse/machine_hourly_features/2026-11-02-1000.parquet"
     )
@@ -221,3 +231,104 @@ def test_connection_cut_mid_upload_leaves_no_object(s3_server: S3Server, s3_buck
         assert direct.read_bytes("half.parquet") == payload
     finally:
         proxy.close()
+
+
+_DB_OUTAGE: dict[str, str] = {}
+
+
+def _set_connections(database: str, allowed: bool) -> None:
+    from mfg_assets_tests.fixtures.services import _admin_conn
+
+    with _admin_conn() as conn:
+        conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(allowed).lower()}')
+        if not allowed:  # and drop the sessions already open
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+
+
+class PlantDatabaseWithOutage(PlantDatabase):
+    """The plant database resource; when armed, the database refuses every connection right
+    after the first extract returns (a real outage at a deterministic point of the run)."""
+
+    def _then_maybe_refuse(self, frame: pl.DataFrame) -> pl.DataFrame:
+        database = _DB_OUTAGE.pop("database", None)
+        if database is not None:
+            _DB_OUTAGE["refused_after"] = str(frame.height)
+            _set_connections(database, allowed=False)
+        return frame
+
+    def sensor_readings(self, start, end) -> pl.DataFrame:
+        return self._then_maybe_refuse(super().sensor_readings(start, end))
+
+    def quality_inspections(self, start, end) -> pl.DataFrame:
+        return self._then_maybe_refuse(super().quality_inspections(start, end))
+
+    def machine_events(self, start, end) -> pl.DataFrame:
+        return self._then_maybe_refuse(super().machine_events(start, end))
+
+
+@pytest.fixture
+def outage_plant_db(postgres_server: None) -> Iterator[tuple[str, str]]:
+    """A seeded plant in its own database (name, URL), connections allowed again at the end."""
+    from mfg_assets_tests.fixtures.services import PG_HOST, PG_PORT
+    from mfg_assets_tests.integration.plant_fixtures import seed_small_plant
+    from mfg_assets_tests.production.conftest import throwaway_database
+
+    with throwaway_database("mfg_outage_plant") as name:
+        url = f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+        seed_small_plant(url)
+        try:
+            yield name, url
+        finally:
+            _DB_OUTAGE.clear()
+            _set_connections(name, allowed=True)
+
+
+def test_plant_db_refusing_connections_mid_run_fails_clearly_retries_and_reruns_cleanly(
+    production_instance: dg.DagsterInstance,
+    s3_server: S3Server,
+    outage_plant_db: tuple[str, str],
+):
+    database, url = outage_plant_db
+    bucket = s3_server.create_bucket("mfg-db-outage")
+    plant_db = PlantDatabaseWithOutage(url=url)
+    resources = {
+        "plant_db": plant_db,
+        "parquet_io_manager": PartitionedParquetIOManager(
+            base_dir=f"s3://{bucket}/mfg/warehouse", s3=s3_server.resource()
+        ),
+    }
+
+    _DB_OUTAGE["database"] = database
+    failed = _run_hour(production_instance, resources)
+    assert "refused_after" in _DB_OUTAGE, "the outage hook never fired"
+    assert not failed.success
+    failures = _events(failed, "STEP_FAILURE")
+    assert len(failures) == 2, [f.step_key for f in failures]  # the two extracts after it
+    retries = _events(failed, "STEP_UP_FOR_RETRY")
+    for failure in failures:  # PLANT_DB_RETRY: each failed extract was retried twice
+        assert len([e for e in retries if e.step_key == failure.step_key]) == 2
+    message = failures[0].step_failure_data.error.to_string()
+    assert f"cannot read plant database {plant_db.masked_url}" in message
+    assert f'database "{database}" is not currently accepting connections' in message
+    built = {e.asset_key.to_user_string() for e in failed.get_asset_materialization_events()}
+    assert len(built) == 1 and "machine_hourly_features" not in built, built
+
+    client = s3_server.client()
+    file_of = "mfg/warehouse/{}/2026-11-02-1000.parquet".format
+    assert _stored_keys(client, bucket) == [file_of(next(iter(built)))], "only the finished one"
+
+    # The database accepts connections again; the same partition re-runs cleanly.
+    _set_connections(database, allowed=True)
+    rerun = _run_hour(production_instance, resources)
+    assert rerun.success
+    assert not _events(rerun, "STEP_UP_FOR_RETRY")
+    rebuilt = {e.asset_key.to_user_string() for e in rerun.get_asset_materialization_events()}
+    assert {"sensor_readings", "quality_inspections", "machine_events"} < rebuilt
+    assert "machine_hourly_features" in rebuilt
+    assert _stored_keys(client, bucket) == sorted(file_of(asset) for asset in rebuilt)
+    features = client.get_object(Bucket=bucket, Key=file_of("machine_hourly_features"))
+    assert pl.read_parquet(io.BytesIO(features["Body"].read())).height == 4

@@ -166,3 +166,47 @@ def test_model_io_manager_pickles_to_s3_by_configuration(
     listing = s3_server.client().list_objects_v2(Bucket=s3_bucket, Prefix="models-env/model_io/")
     keys = {item["Key"] for item in listing["Contents"]}
     assert "models-env/model_io/trained_model" in keys
+
+
+def test_listing_gives_sizes_and_versions_that_change_on_replace(
+    s3_server: S3Server, s3_bucket: str, tmp_path
+):
+    """What the Feast offline mirror fingerprints: a rewrite changes the version, in both stores."""
+    for store in (
+        file_store_from_uri(f"s3://{s3_bucket}/unit/entries", s3_server.resource()),
+        LocalFileStore(tmp_path),
+    ):
+        store.write_bytes("day/a.parquet", b"12345")
+        store.write_bytes("day/b.parquet", b"1")
+        (first, second) = store.list_entries("day")
+        assert (first.relpath, first.size, first.name) == ("day/a.parquet", 5, "a.parquet")
+        assert second.size == 1
+        store.write_bytes("day/a.parquet", b"54321")  # same size, new content
+        (again, _) = store.list_entries("day")
+        assert again.size == 5 and again.version != first.version, type(store).__name__
+
+
+def test_published_report_folders_land_in_the_bucket(
+    s3_server: S3Server, s3_bucket: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
+    """Evaluation plots written to local scratch end up under <storage>/reports in production;
+    in the embedded profile the scratch folder already is the reports folder (no copy)."""
+    from mfg_assets.storage.location import publish_folder
+
+    monkeypatch.setenv("MFG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MFG_STORAGE_URI", raising=False)
+    local = tmp_path / "data" / "reports" / "maintenance" / "2026-11-02"
+    (local / "curves").mkdir(parents=True)
+    (local / "roc.png").write_bytes(b"\x89PNG roc")
+    (local / "curves" / "pr.png").write_bytes(b"\x89PNG pr")
+    assert publish_folder(local, "reports", "maintenance/2026-11-02") == str(local)
+    assert sorted(p.name for p in local.rglob("*.png")) == ["pr.png", "roc.png"]
+
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MFG_STORAGE_URI", f"s3://{s3_bucket}/pub")
+    uri = publish_folder(local, "reports", "maintenance/2026-11-02")
+    assert uri == f"s3://{s3_bucket}/pub/reports/maintenance/2026-11-02"
+    store = file_store_from_uri(uri, s3_server.resource())
+    assert store.list_files() == ["curves/pr.png", "roc.png"]
+    assert store.read_bytes("curves/pr.png") == b"\x89PNG pr"

@@ -9,6 +9,8 @@ every function that touches ultralytics first calls :func:`runtime.configure_ult
 * :mod:`.evaluation` - ``evaluate_detector``
 * :mod:`.export` - ``export_detector`` (TorchScript, ONNX)
 * :mod:`.runtime` - ``configure_ultralytics``, ``load_detector``, ``predict``
+* :mod:`.workflow` - the lifecycle behind the Dagster assets (dataset, train + ONNX export +
+  register, evaluate vs champion, promote) and ``download_champion_export`` for serving
 """
 
 from mfg_assets.models.defect.dataset import (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from mfg_assets.models.config import ExperimentConfig, dump_config, flatten_conf
 from mfg_assets.models.maintenance.dataset import finite_feature_matrix
 from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT
 from mfg_assets.models.maintenance.training import TrainedMaintenanceModel
-from mfg_assets.models.tracking import configure_mlflow, start_run
+from mfg_assets.models.tracking import active_or_new_run, configure_mlflow
 
 MODEL_ARTIFACT = "model"
 
@@ -68,13 +67,7 @@ def log_maintenance_model(
     import mlflow
     from mlflow.models import infer_signature
 
-    configure_mlflow()
-    active = mlflow.active_run()
-    run_context = (
-        nullcontext(active)
-        if active is not None
-        else start_run(config.logging.experiment_name, run_name=config.experiment.name)
-    )
+    run_context = active_or_new_run(config.logging.experiment_name, config.experiment.name)
     example = _typed_frame(trained.example_rows, trained.feature_names)
     proba = trained.predictor.predict_proba_array(trained.example_rows)
     output = {"failure_probability": proba, "failure_predicted": proba >= trained.threshold}

@@ -12,15 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mfg_assets.models import lifecycle
 from mfg_assets.models.config import ExperimentConfig, experiment_path
-from mfg_assets.models.registry import (
-    CHALLENGER,
-    CHAMPION,
-    REGISTERED_MODELS,
-    ModelRegistry,
-    PromotionDecision,
-    decide_promotion,
-)
+from mfg_assets.models.lifecycle import Evaluation
+from mfg_assets.models.registry import CHAMPION, REGISTERED_MODELS, ModelRegistry
+
+__all__ = ["MODEL_NAME", "Evaluation", "TrainedVersion", "evaluate_against_champion", "promote"]
 
 MODEL_NAME = REGISTERED_MODELS["maintenance"]
 
@@ -44,17 +41,6 @@ class TrainedVersion:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Challenger and champion scored on the same held-out rows, and the promotion decision."""
-
-    challenger: dict[str, float]
-    champion: dict[str, float] | None
-    champion_version: int | None
-    decision: PromotionDecision
-    plots: dict[str, str]
 
 
 def train_and_register(
@@ -81,9 +67,7 @@ def train_and_register(
     logged = log_maintenance_model(
         trained, config, config_path=experiment_path(experiment), tags=tags
     )
-    registry = ModelRegistry()
-    version = registry.register(logged.model_uri, MODEL_NAME, tags=tags)
-    registry.set_alias(MODEL_NAME, CHALLENGER, version)
+    version = lifecycle.register_challenger(logged.model_uri, MODEL_NAME, tags)
     return TrainedVersion(
         model_name=MODEL_NAME,
         version=version,
@@ -133,18 +117,11 @@ def evaluate_against_champion(
             label_column=label,
             baseline_feature=None,
         )
-    promotion = config.promotion
-    decision = decide_promotion(
-        challenger_metrics,
-        champion_metrics,
-        metric=promotion.metric,
-        threshold=promotion.threshold,
-        margin=promotion.champion_margin,
-    )
+    decision = lifecycle.gate(challenger_metrics, champion_metrics, config.promotion)
     plots = {p.stem: str(p) for p in sorted(Path(plots_dir).glob("*.png"))}
     return Evaluation(challenger_metrics, champion_metrics, champion_version, decision, plots)
 
 
 def promote(version: int) -> int | None:
     """Move ``champion`` to ``version``; returns the previous champion."""
-    return ModelRegistry().promote(MODEL_NAME, version)
+    return lifecycle.promote(MODEL_NAME, version)

@@ -1,0 +1,167 @@
+"""Dagster pieces every model's train → evaluate → gate → promote assets share.
+
+Launchpad config, experiment loading, the blocking ``promotion_gate`` check, plot metadata,
+freshness and the training tag. The model-specific assets live in ``defs/maintenance.py`` and
+``defs/defect.py``. (No ``from __future__ import annotations``: Dagster reads the annotations of
+asset functions and config classes at definition time.)
+"""
+
+import base64
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from mfg_assets.defs.partitions import daily_partitions
+
+# Models are daily: warn when a day's model is two days late, fail after a week.
+MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=7), warn_window=timedelta(days=2)
+)
+# dagster.yaml limits runs with this tag to one at a time (training never starves ingestion).
+TRAINING_TAGS = {"mfg/kind": "training"}
+GATE_CHECK = "promotion_gate"
+
+
+class ExperimentRunConfig(dg.Config):
+    """Which experiment to run (a YAML under mfg_assets/models/experiments, or a path)."""
+
+    experiment: str
+    epochs: int | None = None
+
+
+def load_experiment_config(experiment: str, epochs: int | None = None, kind: str | None = None):
+    """The validated experiment (``epochs`` overriding ``training.epochs``); a ``dg.Failure``
+    naming the offending field when it is invalid or of another model kind."""
+    from mfg_assets.models.config import ExperimentConfigError, apply_overrides, load_experiment
+
+    try:
+        config = load_experiment(experiment)
+        if epochs is not None:
+            config = apply_overrides(config, {"training.epochs": epochs})
+    except ExperimentConfigError as exc:
+        raise dg.Failure(f"experiment {experiment!r} is invalid: {exc}") from exc
+    if kind is not None and config.model.kind != kind:
+        raise dg.Failure(
+            f"experiment {experiment!r} is a {config.model.kind} experiment, this asset trains "
+            f"a {kind} model (model.kind: {kind})"
+        )
+    return config
+
+
+def image_markdown(plots: dict[str, str]) -> str:
+    """PNG files embedded in markdown metadata (the UI shows them inline)."""
+    parts = []
+    for name, path in plots.items():
+        encoded = base64.b64encode(Path(path).read_bytes()).decode()
+        parts.append(f"**{name}**\n\n![{name}](data:image/png;base64,{encoded})")
+    return "\n\n".join(parts)
+
+
+def promotion_gate_spec(asset: str, unit: str) -> dg.AssetCheckSpec:
+    """The blocking gate on an evaluation asset; ``unit`` says what "the same data" is."""
+    return dg.AssetCheckSpec(
+        GATE_CHECK,
+        asset=asset,
+        blocking=True,
+        description="The challenger meets the experiment's absolute threshold AND beats "
+        f"the champion by the configured margin on the same {unit} (the first model "
+        "needs only the threshold). Blocks promotion when it fails.",
+    )
+
+
+def promotion_gate_result(decision: Any, promotion: Any) -> dg.AssetCheckResult:
+    """The gate's check result from a ``PromotionDecision`` and the experiment's promotion."""
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK,
+        passed=decision.passed,
+        description=decision.reason,
+        metadata={
+            "metric": promotion.metric,
+            "challenger": decision.challenger_value,
+            "champion": decision.champion_value if decision.champion_value is not None else "none",
+            "threshold": promotion.threshold,
+            "margin": promotion.champion_margin,
+        },
+    )
+
+
+def champion_asset(
+    name: str, *, model: str, model_asset: str, evaluation_asset: str, group: str, description: str
+) -> dg.AssetsDefinition:
+    """The daily step that moves ``champion`` of ``REGISTERED_MODELS[model]`` to the version the
+    ``model_asset`` registered; it depends on ``evaluation_asset``, whose blocking gate keeps it
+    from running when the challenger failed."""
+
+    @dg.asset(
+        name=name,
+        partitions_def=daily_partitions,
+        deps=[evaluation_asset],
+        ins={"trained": dg.AssetIn(key=model_asset)},
+        group_name=group,
+        kinds={"mlflow"},
+        freshness_policy=MODEL_FRESHNESS,
+        io_manager_key="model_io_manager",
+        description=description,
+    )
+    def _champion(context: dg.AssetExecutionContext, trained: dict) -> dict:
+        from mfg_assets.models import lifecycle
+        from mfg_assets.models.registry import REGISTERED_MODELS
+
+        version = int(trained["version"])
+        previous = lifecycle.promote(REGISTERED_MODELS[model], version)
+        context.add_output_metadata(
+            {"champion_version": version, "previous_champion": previous or 0}
+        )
+        return {"champion_version": version, "previous_champion": previous}
+
+    return _champion
+
+
+def evaluation_outputs(
+    evaluation: Any,
+    challenger_version: int,
+    promotion: Any,
+    plots_uri: str,
+    *,
+    metric_keys: Sequence[str] | None = None,
+    value: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """An evaluation asset's output (challenger and champion metrics, decision) and its gate
+    result; ``metric_keys`` limits the metrics shown as metadata, ``value``/``metadata`` add
+    model-specific entries."""
+
+    def shown(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+        return {
+            f"{prefix}_{k}": float(v)
+            for k, v in metrics.items()
+            if metric_keys is None or k in metric_keys
+        }
+
+    numbers = shown(evaluation.challenger, "challenger")
+    if evaluation.champion:
+        numbers.update(shown(evaluation.champion, "champion"))
+    yield dg.Output(
+        {
+            "challenger_version": challenger_version,
+            "champion_version": evaluation.champion_version,
+            "challenger": evaluation.challenger,
+            "champion": evaluation.champion,
+            "passed": evaluation.decision.passed,
+            "reason": evaluation.decision.reason,
+            **(value or {}),
+        },
+        metadata={
+            **numbers,
+            "challenger_version": challenger_version,
+            "champion_version": evaluation.champion_version or 0,
+            "gate_metric": promotion.metric,
+            "plots": dg.MetadataValue.md(image_markdown(evaluation.plots)),
+            "plots_dir": dg.MetadataValue.path(plots_uri),
+            **(metadata or {}),
+        },
+    )
+    yield promotion_gate_result(evaluation.decision, promotion)

@@ -1,0 +1,13 @@
+"""Serving-side domain logic for the BentoML services in ``bentos/`` (no BentoML import here).
+
+The services stay thin: they parse HTTP, call these modules, and map :class:`RequestError`
+to a 4xx answer. Everything here is importable and testable without a server:
+
+* :mod:`.errors` — the client-error type every service answers with 4xx;
+* :mod:`.lineage` — the lineage block every answer carries;
+* :mod:`.batching` — the adaptive micro-batcher used by the maintenance service;
+* :mod:`.maintenance` — request/answer schemas, the scorer, machine-id feature lookup, shadow log;
+* :mod:`.defect` — upload limits, image decoding, the detector wrapper;
+* :mod:`.model_store` — importing champions from MLflow into the BentoML model store;
+* :mod:`.build` — ``bentoml build`` for a service folder.
+"""

@@ -1,0 +1,211 @@
+"""The defect service's domain logic: upload limits, image decoding, detection, answers.
+
+Wrapper steps:
+
+    validate input  — :func:`read_upload` (size limit → 413, not an image / unsupported
+                      format → 415, broken file or bad dimensions → 400)
+    preprocess      — decode to RGB (PIL); letterboxing happens in ``runtime.predict``
+    predict         — :class:`DetectorScorer`: the champion's ONNX export (onnxruntime)
+    postprocess     — detections in input-image pixels, ``defect_found``, lineage
+    validate output — :func:`check_detections` (known classes, confidences in [0, 1], boxes
+                      inside the image)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from mfg_assets.serving.batching import AdaptiveBatcher
+from mfg_assets.serving.errors import PayloadTooLargeError, RequestError, UnsupportedMediaError
+from mfg_assets.serving.lineage import Lineage
+
+DETECTOR_FILE = "detector.onnx"  # inside the BentoML model folder
+ALLOWED_FORMATS = ("PNG", "JPEG")
+DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MIN_SIDE, MAX_SIDE = 16, 4096
+
+
+def max_upload_bytes() -> int:
+    """``MFG_DEFECT_MAX_UPLOAD_BYTES`` (default 4 MiB)."""
+    return int(os.environ.get("MFG_DEFECT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+
+
+# --------------------------------------------------------------------------- validate input
+
+
+def read_upload(data: bytes, limit: int | None = None) -> np.ndarray:
+    """The uploaded bytes as an H × W × 3 uint8 RGB array, or a 4xx :class:`RequestError`."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit = max_upload_bytes() if limit is None else limit
+    if len(data) > limit:
+        raise PayloadTooLargeError(
+            f"image is {len(data)} bytes; the limit is {limit} bytes",
+            detail={"size_bytes": len(data), "limit_bytes": limit},
+        )
+    if not data:
+        raise RequestError("image is empty (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt = image.format
+            if fmt not in ALLOWED_FORMATS:
+                raise UnsupportedMediaError(
+                    f"image format {fmt} is not accepted; send {' or '.join(ALLOWED_FORMATS)}"
+                )
+            width, height = image.size
+            if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+                raise RequestError(
+                    f"image is {width}x{height} px; each side must be {MIN_SIDE}..{MAX_SIDE} px"
+                )
+            return np.asarray(image.convert("RGB"))
+    except UnidentifiedImageError as exc:
+        raise UnsupportedMediaError(
+            f"upload is not a {' or '.join(ALLOWED_FORMATS)} image (could not identify it)"
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt file
+        if isinstance(exc, RequestError):
+            raise
+        raise RequestError(f"image could not be decoded: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- answers
+
+
+class DefectBox(BaseModel):
+    cls_name: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    box_xyxy: tuple[float, float, float, float] = Field(
+        description="x0, y0, x1, y1 in pixels of the uploaded image"
+    )
+
+
+class DetectResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    detections: list[DefectBox]
+    defect_found: bool
+    image_width: int
+    image_height: int
+    classes: list[str]
+    lineage: Lineage
+
+
+# --------------------------------------------------------------------------- predict
+
+
+class DetectorScorer:
+    """The champion's ONNX export from a BentoML model folder."""
+
+    def __init__(self, detector: Any, lineage: Lineage, conf: float = 0.25, iou: float = 0.7):
+        self.detector = detector
+        self.lineage = lineage
+        self.conf = conf
+        self.iou = iou
+        self.classes: list[str] = list(detector.names)
+
+    @classmethod
+    def from_bento_model(cls, model: Any, threads: int | None = None) -> DetectorScorer:
+        from mfg_assets.models.defect.runtime import load_detector
+
+        meta = dict(model.info.metadata)
+        detector = load_detector(
+            Path(model.path_of(DETECTOR_FILE)),
+            imgsz=int(meta["image_size"]),
+            names=list(meta["classes"]),
+            threads=threads,
+        )
+        conf = float(os.environ.get("MFG_DEFECT_CONFIDENCE", "0.25"))
+        return cls(detector, Lineage.from_metadata(str(model.tag), meta), conf=conf)
+
+    def detect(self, images: list[np.ndarray]) -> list[list[Any]]:
+        from mfg_assets.models.defect.runtime import predict
+
+        return predict(self.detector, images, conf=self.conf, iou=self.iou)
+
+
+# --------------------------------------------------------------------------- validate output
+
+
+def check_detections(detections: list[Any], image: np.ndarray, classes: list[str]) -> None:
+    """Known classes, confidences in [0, 1], boxes inside the image; RuntimeError otherwise."""
+    height, width = image.shape[:2]
+    for det in detections:
+        x0, y0, x1, y1 = det.box_xyxy
+        if det.cls_name not in classes:
+            raise RuntimeError(f"detector returned unknown class {det.cls_name!r}")
+        if not 0.0 <= det.confidence <= 1.0:
+            raise RuntimeError(f"detector returned confidence {det.confidence}")
+        if not (0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height):
+            raise RuntimeError(f"detector returned a box outside the image: {det.box_xyxy}")
+
+
+# --------------------------------------------------------------------------- the service core
+
+
+@dataclass
+class DetectorSlot:
+    scorer: DetectorScorer
+    batcher: AdaptiveBatcher
+    loaded_at: float
+
+
+class DefectDetectionService:
+    """validate → decode → detect (batched across requests) → postprocess → validate output."""
+
+    def __init__(
+        self,
+        scorer: DetectorScorer,
+        *,
+        batching: bool = True,
+        max_batch_size: int = 8,
+        max_latency_ms: float = 10.0,
+    ) -> None:
+        self.batching = batching
+        self.max_batch_size = max_batch_size
+        self.max_latency_ms = max_latency_ms
+        self.slot = self._slot(scorer)
+
+    @classmethod
+    def from_env(cls, scorer: DetectorScorer) -> DefectDetectionService:
+        env = os.environ
+        return cls(
+            scorer,
+            batching=env.get("MFG_SERVING_BATCHING", "1").lower() not in ("0", "false", "off"),
+            max_batch_size=int(env.get("MFG_DEFECT_MAX_BATCH_SIZE", "8")),
+            max_latency_ms=float(env.get("MFG_DEFECT_MAX_LATENCY_MS", "10")),
+        )
+
+    def _slot(self, scorer: DetectorScorer) -> DetectorSlot:
+        batcher = AdaptiveBatcher(
+            scorer.detect,
+            max_batch_size=self.max_batch_size,
+            max_latency_ms=self.max_latency_ms,
+            threaded=True,  # milliseconds of ONNX work per image: keep the loop accepting uploads
+            enabled=self.batching,
+        )
+        return DetectorSlot(scorer, batcher, time.time())
+
+    async def detect(self, data: bytes) -> DetectResponse:
+        slot = self.slot
+        image = read_upload(data)
+        (detections,) = await slot.batcher.submit([image])
+        check_detections(detections, image, slot.scorer.classes)
+        return DetectResponse(
+            detections=[
+                DefectBox(cls_name=d.cls_name, confidence=d.confidence, box_xyxy=d.box_xyxy)
+                for d in detections
+            ],
+            defect_found=bool(detections),
+            image_width=int(image.shape[1]),
+            image_height=int(image.shape[0]),
+            classes=slot.scorer.classes,
+            lineage=slot.scorer.lineage,
+        )

@@ -1,0 +1,140 @@
+"""Drift episodes, cool-down and the late-hour finder as plain functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mfg_assets.monitoring.episodes import (
+    COOLDOWN_ENV,
+    DriftObservation,
+    EpisodeState,
+    decide,
+    retrain_cooldown,
+    retrain_partition,
+    retrain_tags,
+)
+from mfg_assets.monitoring.lateness import overdue_hours
+from mfg_assets.monitoring.reference import ReferenceUnavailable, hour_keys, training_hours
+
+COOLDOWN = timedelta(hours=24)
+
+
+def report(n: int, hour: str, drift: bool | None, version: int = 1, **meta) -> DriftObservation:
+    metadata = {"status": "ok", "champion_version": version, **meta}
+    if drift is not None:
+        metadata["dataset_drift"] = drift
+        metadata["drifted_columns"] = ["temperature_mean"] if drift else []
+    return DriftObservation.from_metadata(n, f"run{n}", hour, metadata)
+
+
+def replay(reports: list[DriftObservation], state: EpisodeState | None = None):
+    state = state or EpisodeState()
+    actions = []
+    for item in reports:
+        state, decision = decide(state, item, COOLDOWN)
+        actions.append(decision.action)
+    return state, actions
+
+
+def test_one_episode_one_retrain_then_cool_down_then_a_new_episode() -> None:
+    state, actions = replay(
+        [
+            report(1, "2026-11-05-03:00", False),
+            report(2, "2026-11-05-04:00", True),  # opens an episode
+            report(3, "2026-11-05-05:00", True),  # same episode
+            report(4, "2026-11-05-06:00", False),  # episode ends
+            report(5, "2026-11-05-07:00", True),  # flapping back: within the cool-down
+            report(6, "2026-11-06-04:00", True),  # 24 h after the retrain: new episode
+            report(7, "2026-11-06-05:00", True),
+        ]
+    )
+    assert actions == [
+        "clean",
+        "retrain",
+        "same_episode",
+        "clean",
+        "cool_down",
+        "retrain",
+        "same_episode",
+    ]
+    assert state.after_storage_id == 7
+    assert state.episode_id == "v1-2026-11-06-04:00"
+    # the cursor survives a round trip (and garbage gives a fresh state)
+    assert EpisodeState.from_json(state.to_json()) == state
+    assert EpisodeState.from_json("not json") == EpisodeState()
+
+
+def test_a_new_champion_opens_a_new_episode_only_after_the_cool_down() -> None:
+    _, actions = replay(
+        [
+            report(1, "2026-11-05-04:00", True, version=1),
+            report(2, "2026-11-05-09:00", True, version=2),  # new reference, but cool-down
+            report(3, "2026-11-06-05:00", True, version=2),
+        ]
+    )
+    assert actions == ["retrain", "cool_down", "retrain"]
+
+
+def test_unusable_reports_change_nothing_and_say_why() -> None:
+    state, _ = replay([report(1, "2026-11-05-04:00", True)])
+    skipped = DriftObservation.from_metadata(
+        2,
+        "run2",
+        "2026-11-05-05:00",
+        {"status": "skipped", "skip_reason": "maintenance_model has no champion yet"},
+    )
+    after, decision = decide(state, skipped, COOLDOWN)
+    assert decision.action == "not_usable" and "no champion" in decision.message
+    assert after.episode_id == state.episode_id and after.after_storage_id == 2
+    # "ok" without a drift flag is not clean either
+    flagless = report(3, "2026-11-05-06:00", None)
+    assert decide(after, flagless, COOLDOWN)[1].action == "not_usable"
+    assert not DriftObservation.from_metadata(4, "r", None, {"status": "ok"}).usable
+
+
+def test_retrain_partition_tags_and_cooldown_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    state, decision = decide(EpisodeState(), report(9, "2026-11-05-23:00", True, 3), COOLDOWN)
+    assert decision.retrain and retrain_partition("2026-11-05-23:00") == "2026-11-05"
+    tags = retrain_tags(decision)
+    assert tags["mfg/drift_report_partition"] == "2026-11-05-23:00"
+    assert tags["mfg/drift_report_run_id"] == "run9"
+    assert tags["mfg/drifted_columns"] == "temperature_mean"
+    assert tags["mfg/drift_reference_version"] == "3"
+    monkeypatch.setenv(COOLDOWN_ENV, "6")
+    assert retrain_cooldown() == timedelta(hours=6)
+    monkeypatch.setenv(COOLDOWN_ENV, "soon")
+    with pytest.raises(ValueError, match=COOLDOWN_ENV):
+        retrain_cooldown()
+
+
+def test_training_window_tags_to_hours() -> None:
+    tags = {
+        "training_window_start": "2026-11-02 01:00:00+00:00",  # label time of hour 00:00
+        "training_window_end": "2026-11-04 00:00:00+00:00",  # label time of hour 23:00
+    }
+    start, end = training_hours(tags)
+    keys = hour_keys(start, end)
+    assert keys[0] == "2026-11-02-00:00" and keys[-1] == "2026-11-03-23:00" and len(keys) == 48
+    inspections = training_hours(
+        {"training_window_start": "2026-11-02T00:12:00", "training_window_end": "2026-11-03T23:59"},
+        label_times=False,
+    )
+    assert hour_keys(*inspections) == keys
+    with pytest.raises(ReferenceUnavailable, match="training_window_end"):
+        training_hours({"training_window_start": "2026-11-02"})
+
+
+def test_overdue_hours_finds_gaps_behind_newer_hours() -> None:
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    now = datetime(2026, 11, 3, 12, 30, tzinfo=UTC)
+    hours = hour_keys(now - timedelta(hours=48), now)
+    materialized = set(hours) - {"2026-11-03-05:00", "2026-11-03-10:00", "2026-11-03-11:00"}
+    # 10:00 ended at 11:00 + 60 min grace = 12:00 → late; 11:00 is not due before 13:00
+    assert overdue_hours(materialized, now, first) == ["2026-11-03-05:00", "2026-11-03-10:00"]
+    assert overdue_hours(set(hours), now, first) == []
+    # nothing is due before the first partition
+    assert overdue_hours(set(), datetime(2026, 11, 1, 2, 30, tzinfo=UTC), first) == [
+        "2026-11-01-00:00"
+    ]

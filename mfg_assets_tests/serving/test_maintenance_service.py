@@ -1,0 +1,247 @@
+"""The maintenance bento over HTTP: a real ``bentoml serve`` subprocess on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+
+import hypothesis
+import numpy as np
+import pytest
+import schemathesis
+
+from mfg_assets_tests.serving.conftest import healthy_row
+
+pytestmark = pytest.mark.slow
+
+
+def _rows(n: int, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [healthy_row(rng, risk=float(i % 3)) for i in range(n)]
+
+
+def _counter(metrics: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_single_and_batched_rows_with_lineage(maintenance_server, registered) -> None:
+    from mfg_assets.serving.maintenance_runtime import load_scorer
+
+    scorer = load_scorer("maintenance_model:v1")
+    rows = _rows(5)
+    with maintenance_server.client() as client:
+        single = client.post("/predict", json={"rows": rows[:1]})
+        batch = client.post("/predict", json={"rows": rows})
+    assert single.status_code == 200, single.text
+    assert batch.status_code == 200, batch.text
+    body = batch.json()
+    expected = scorer.score(np.array([[r[n] for n in scorer.feature_names] for r in rows]))
+    got = [p["failure_probability"] for p in body["predictions"]]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert single.json()["predictions"][0]["failure_probability"] == pytest.approx(got[0])
+    assert [p["failure_predicted"] for p in body["predictions"]] == [
+        bool(p >= body["threshold"]) for p in got
+    ]
+    assert body["threshold"] == pytest.approx(registered[1].threshold)
+    assert body["source"] == "rows"
+    lineage = body["lineage"]
+    assert lineage["model_name"] == "maintenance_model"
+    assert lineage["model_version"] == 1 and lineage["model_tag"] == "maintenance_model:v1"
+    assert lineage["mlflow_run_id"] == registered[1].run_id
+    assert lineage["feature_view"] == "machine_hourly_features"
+    assert lineage["training_window_start"] == "2026-10-18 01:00:00+00:00"
+    assert lineage["training_window_end"] == "2026-11-01 00:00:00+00:00"
+    assert lineage["code_version"] and lineage["dagster_run_id"] == "run-0"
+
+
+def test_machine_ids_read_the_online_store(maintenance_server, online_store) -> None:
+    from mfg_assets.feature_store.online import online_features
+    from mfg_assets.serving.maintenance_runtime import load_scorer
+
+    scorer = load_scorer("maintenance_model:v1")
+    ids = ["M003", "M001", "M002"]
+    with maintenance_server.client() as client:
+        response = client.post("/predict", json={"machine_ids": ids})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    frame = online_features(online_store, ids)
+    expected = scorer.score(frame.select(scorer.feature_names).to_numpy().astype(np.float64))
+    assert [p["machine_id"] for p in body["predictions"]] == ids
+    np.testing.assert_allclose(
+        [p["failure_probability"] for p in body["predictions"]], expected, rtol=1e-6
+    )
+    assert body["source"] == "online_store"
+    assert {p["features_as_of"] for p in body["predictions"]} == {"2026-11-01T03:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "names"),
+    [
+        ({"rows": [{"vibration_mean": 3.0}]}, 400, "temperature_mean"),  # missing fields
+        ({"rows": "not rows"}, 400, "rows"),
+        ({"machine_ids": [12]}, 400, "machine_ids"),
+        ({"machine_ids": ["M001", "M404", "M004"]}, 404, "'M404', 'M004'"),
+        ({}, 400, "exactly one"),
+    ],
+)
+def test_bad_payloads_get_4xx_naming_the_problem(
+    maintenance_server, payload, status, names
+) -> None:
+    with maintenance_server.client() as client:
+        response = client.post("/predict", json=payload)
+    assert response.status_code == status, response.text
+    assert names in response.text
+
+
+def test_nan_out_of_range_wrong_type_and_junk_bodies(maintenance_server) -> None:
+    row = _rows(1)[0]
+    cases = {
+        "vibration_mean": json.dumps({"rows": [{**row, "vibration_mean": float("nan")}]}),
+        "spindle_speed_max": json.dumps({"rows": [{**row, "spindle_speed_max": 9000.0}]}),
+        "n_inspections": json.dumps({"rows": [{**row, "n_inspections": "many"}]}),
+        "Invalid JSON": "{not json",
+        "object": "[1, 2, 3]",
+    }
+    with maintenance_server.client() as client:
+        for needle, body in cases.items():
+            response = client.post(
+                "/predict", content=body, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 400, (needle, response.text)
+            assert needle in response.text, (needle, response.text)
+
+
+def test_probes_docs_and_metrics_count_predictions(maintenance_server) -> None:
+    with maintenance_server.client() as client:
+        for probe in ("/healthz", "/livez", "/readyz"):
+            assert client.get(probe).status_code == 200, probe
+        spec = client.get("/docs.json").json()
+        assert "/predict" in spec["paths"] and "/reload" in spec["paths"]
+        before = client.get("/metrics").text
+        rows = _rows(6, seed=4)
+        answer = client.post("/predict", json={"rows": rows}).json()
+        client.post("/predict", json={"rows": rows[:1]})
+        after = client.get("/metrics").text
+    decisions = [p["failure_predicted"] for p in answer["predictions"]]
+    decisions.append(decisions[0])
+    name = "mfg_maintenance_predictions_total"
+    for label, flag in (("failure", True), ("ok", False)):
+        grown = _counter(after, name, decision=label, model_version="1") - _counter(
+            before, name, decision=label, model_version="1"
+        )
+        assert grown == decisions.count(flag), label
+    requests = "bentoml_service_request_total"
+    assert (
+        _counter(after, requests, endpoint="/predict")
+        >= _counter(before, requests, endpoint="/predict") + 2
+    )
+
+
+def test_shadow_log_has_champion_and_challenger(maintenance_server, serving_home) -> None:
+    from mfg_assets.serving.maintenance import ShadowLog
+
+    log = ShadowLog(serving_home.root / "shadow.jsonl")
+    before = len(log.read())
+    with maintenance_server.client() as client:
+        answer = client.post("/predict", json={"machine_ids": ["M002"]}).json()
+    deadline = time.monotonic() + 10
+    while len(log.read()) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    record = log.read()[-1]
+    assert record["machine_id"] == "M002"
+    assert (record["champion_version"], record["challenger_version"]) == (1, 2)
+    assert record["champion_probability"] == answer["predictions"][0]["failure_probability"]
+    assert 0.0 <= record["challenger_probability"] <= 1.0
+    assert answer["lineage"]["model_version"] == 1  # the answer always comes from the champion
+
+
+def fuzz_operation(url: str, path: str, method: str, max_examples: int) -> Counter:
+    """Schemathesis cases generated from the service's own OpenAPI document for one
+    operation, sent to the server; fails on any 5xx, returns the status counts."""
+    schema = schemathesis.openapi.from_url(f"{url}/docs.json")
+    operation = schema[path][method]
+    failures: list[str] = []
+    statuses: Counter = Counter()
+
+    @hypothesis.given(case=operation.as_strategy())
+    @hypothesis.settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    def send(case) -> None:
+        response = case.call(base_url=url, timeout=30)
+        statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            failures.append(f"{response.status_code} for {case.body!r}: {response.text[:300]}")
+
+    send()
+    assert failures == [], failures
+    return statuses
+
+
+def test_fuzzed_requests_never_get_a_server_error(maintenance_server) -> None:
+    statuses = fuzz_operation(maintenance_server.url, "/predict", "POST", 60)
+    assert sum(statuses.values()) >= 30, statuses  # it really sent requests
+    assert any(400 <= s < 500 for s in statuses), statuses
+
+
+def test_reload_under_concurrent_requests_loses_none(maintenance_server, registered) -> None:
+    rows = _rows(2, seed=9)
+    results: list[tuple[int, int | None]] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        with maintenance_server.client() as client:
+            while not stop.is_set():
+                response = client.post("/predict", json={"rows": rows})
+                version = (
+                    response.json()["lineage"]["model_version"] if response.is_success else None
+                )
+                results.append((response.status_code, version))
+
+    threads = [threading.Thread(target=client_loop) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        with maintenance_server.client() as client:
+            reloaded = client.post("/reload", json={"tag": "maintenance_model:v2"})
+            assert reloaded.status_code == 200, reloaded.text
+            assert reloaded.json()["previous"]["model_version"] == 1
+            assert reloaded.json()["current"]["model_version"] == 2
+            time.sleep(1.0)
+            served_after = client.post("/predict", json={"rows": rows}).json()["lineage"]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    statuses = [s for s, _ in results]
+    assert len(results) > 20 and set(statuses) == {200}, set(statuses)
+    versions = [v for _, v in results]
+    assert versions[0] == 1 and versions[-1] == 2 and set(versions) == {1, 2}
+    first_v2 = versions.index(2)
+    assert 1 not in versions[first_v2 + 6 :]  # once switched, stays switched
+    assert served_after["model_version"] == 2
+    assert served_after["mlflow_run_id"] == registered[2].run_id
+
+    with maintenance_server.client() as client:
+        missing = client.post("/reload", json={"tag": "maintenance_model:v99"})
+        assert missing.status_code == 404 and "maintenance_model:v99" in missing.text
+        bad = client.post("/reload", json={"tag": "Not A Tag!"})
+        assert bad.status_code == 400 and "Not A Tag!" in bad.text
+        back = client.post("/reload", json={})  # the registry's champion: v1 again
+        assert back.status_code == 200, back.text
+        assert back.json()["current"]["model_version"] == 1
