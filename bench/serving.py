@@ -132,8 +132,34 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a server process and all its descendants (BentoML's
+    supervisor starts the workers in their own process groups)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def run_wrk(
-    wrk: str, url: str, script: Path, clients: int, duration: float, cpu: str | None
+    wrk: str,
+    url: str,
+    script: Path,
+    clients: int,
+    duration: float,
+    cpu: str | None,
+    server_pid: int | None = None,
 ) -> dict[str, float]:
     args = [
         wrk,
@@ -149,7 +175,9 @@ def run_wrk(
     ]
     if cpu:
         args = ["taskset", "-c", cpu, *args]
+    cpu_before = tree_cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
+    cpu_used = tree_cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.M))
 
     def pct(key: str) -> float:
@@ -160,11 +188,13 @@ def run_wrk(
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    requests = int(total.group(1)) if total else 0
     return {
+        "cpu_us_per_request": cpu_used / max(requests, 1) * 1e6,
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
-        "requests": int(total.group(1)) if total else 0,
+        "requests": requests,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": sum(map(int, errors.groups())) if errors else 0,
     }
@@ -222,50 +252,20 @@ def maintenance_body(work: Path) -> Path:
     return script
 
 
-MAINTENANCE_VARIANTS = {
-    "fastapi": (
-        [
-            str(BIN / "uvicorn"),
-            "bench.serving_baseline:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        {},
-    ),
-    "batched": (
-        [
-            str(BIN / "bentoml"),
-            "serve",
-            "bentos.maintenance.service:MaintenanceService",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-        ],
-        {"MFG_SERVING_BATCHING": "1"},
-    ),
+UVICORN = [str(BIN / "uvicorn"), "bench.serving_baseline:app", "--host", "127.0.0.1"]
+UVICORN += ["--port", "{port}", "--log-level", "warning", "--no-access-log"]
+BENTO = [str(BIN / "bentoml"), "serve", "bentos.maintenance.service:MaintenanceService"]
+BENTO += ["--host", "127.0.0.1", "--port", "{port}"]
+MAINTENANCE_VARIANTS = {  # name: (command, extra environment)
+    "fastapi": (UVICORN, {}),
+    "batched": (BENTO, {"MFG_SERVING_BATCHING": "1"}),
+    "unbatched": (BENTO, {"MFG_SERVING_BATCHING": "0"}),
+    "fastapi-2w": ([*UVICORN, "--workers", "2"], {}),
     "batched-notrace": (
-        [str(BIN / "bentoml"), "serve", "bentos.maintenance.service:MaintenanceService",
-         "--host", "127.0.0.1", "--port", "{port}"],
+        BENTO,
         {"MFG_SERVING_BATCHING": "1", "BENTOML_CONFIG_OPTIONS": "tracing.excluded_urls=predict"},
     ),
-    "unbatched": (
-        [
-            str(BIN / "bentoml"),
-            "serve",
-            "bentos.maintenance.service:MaintenanceService",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-        ],
-        {"MFG_SERVING_BATCHING": "0"},
-    ),
+    "batched-2w": (BENTO, {"MFG_SERVING_BATCHING": "1", "MFG_SERVING_WORKERS": "2"}),
 }
 
 
@@ -286,7 +286,7 @@ def setup_defect(work: Path, imgsz: int) -> str:
     ).tag
 
 
-def defect_body(work: Path) -> Path:
+def defect_body(work: Path, fmt: str) -> Path:
     import io
 
     from PIL import Image
@@ -294,12 +294,13 @@ def defect_body(work: Path) -> Path:
     from mfg_assets.plant.images import render_inspection
 
     buffer = io.BytesIO()
-    Image.fromarray(render_inspection(3, "Q-bench", "scratch", 0.7).pixels).save(buffer, "PNG")
+    pixels = render_inspection(3, "Q-bench", "scratch", 0.7).pixels  # 320 x 320, like the plant
+    Image.fromarray(pixels).save(buffer, fmt.upper(), **({"quality": 90} if fmt == "jpeg" else {}))
     boundary = "mfgbenchboundary"
     body = work / "defect.bin"
     body.write_bytes(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.png"\r\n'
-        f"Content-Type: image/png\r\n\r\n".encode()
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.{fmt}"\r\n'
+        f"Content-Type: image/{fmt}\r\n\r\n".encode()
         + buffer.getvalue()
         + f"\r\n--{boundary}--\r\n".encode()
     )
@@ -324,16 +325,91 @@ DEFECT_ARGS = [
 # --------------------------------------------------------------------------- report
 
 
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per-metric median over rounds; errors are summed (any error counts)."""
+    import statistics
+
+    out = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    for key in ("non_2xx", "socket_errors", "requests"):
+        out[key] = sum(r[key] for r in runs)
+    return out
+
+
+def batch_rows(url: str) -> tuple[float, float]:
+    """(sum, count) of the service's rows-per-model-call histogram (0, 0 if it has none)."""
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0.0, 0.0
+    total = count = 0.0
+    for line in text.splitlines():
+        if line.startswith(("mfg_maintenance_batch_rows_sum", "mfg_defect_batch_images_sum")):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith(("mfg_maintenance_batch_rows_count", "mfg_defect_batch_images_count")):
+            count += float(line.rsplit(" ", 1)[1])
+    return total, count
+
+
+def measure(
+    variants: dict[str, tuple[list[str], dict[str, str]]],
+    path: str,
+    script: Path,
+    levels: list[int],
+    args: argparse.Namespace,
+    work: Path,
+    wrk: str,
+    cpus: tuple[str | None, str | None],
+) -> dict[str, dict[int, dict[str, float]]]:
+    """Each variant's server started alone, warmed up, loaded at every client level; repeated
+    ``args.rounds`` times in interleaved order; per-level medians."""
+    server_cpus, wrk_cpu = cpus
+    runs: dict[str, dict[int, list[dict[str, float]]]] = {}
+    for _ in range(args.rounds):  # interleaved: drift in the machine's load hits all alike
+        for name, (cmd, server_env) in variants.items():
+            server = start(name.replace(" ", "_"), cmd, server_env, work, server_cpus)
+            try:
+                run_wrk(wrk, server.url + path, script, 4, 2.0, wrk_cpu)  # warm-up
+                for clients in levels:
+                    before = batch_rows(server.url)
+                    r = run_wrk(
+                        wrk,
+                        server.url + path,
+                        script,
+                        clients,
+                        args.duration,
+                        wrk_cpu,
+                        server.proc.pid,
+                    )
+                    after = batch_rows(server.url)
+                    calls = after[1] - before[1]
+                    r["rows_per_call"] = (after[0] - before[0]) / calls if calls else 0.0
+                    runs.setdefault(name, {}).setdefault(clients, []).append(r)
+            finally:
+                server.stop()
+    return {name: {c: median_run(rs) for c, rs in by.items()} for name, by in runs.items()}
+
+
+def ratios(candidate: dict[int, dict[str, float]], base: dict[int, dict[str, float]]) -> str:
+    return ", ".join(
+        f"{c} clients {r['rps'] / max(base[c]['rps'], 1e-9):.2f}x" for c, r in candidate.items()
+    )
+
+
 def table(title: str, results: dict[str, dict[int, dict[str, float]]], unit: str) -> None:
     print(f"\n### {title}\n")
-    print(f"| server | clients | {unit}/s | p50 ms | p99 ms | non-2xx + errors |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        f"| server | clients | {unit}/s | p50 ms | p99 ms | non-2xx + errors "
+        f"| server CPU µs/{unit} | rows per model call |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, levels in results.items():
         for clients, r in levels.items():
             bad = r["non_2xx"] + r["socket_errors"]
+            per_call = f"{r['rows_per_call']:.1f}" if r.get("rows_per_call") else "–"
             print(
                 f"| {name} | {clients} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
-                f"{r['p99_ms']:.1f} | {bad} |"
+                f"{r['p99_ms']:.1f} | {bad} | {r['cpu_us_per_request']:,.0f} | {per_call} |"
             )
 
 
@@ -343,22 +419,19 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32,64")
     parser.add_argument("--defect-clients", default="1,4,8")
     parser.add_argument("--variants", default="fastapi,batched,unbatched")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved repeats (median)")
     parser.add_argument("--skip-defect", action="store_true")
     parser.add_argument("--skip-maintenance", action="store_true")
     parser.add_argument("--defect-imgsz", type=int, default=192)
+    parser.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
     parser.add_argument("--work-dir", type=Path)
     args = parser.parse_args()
     wrk = require_wrk()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_serving_"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {
-        "MFG_DATA_DIR": str(work / "data"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-        "BENTOML_HOME": str(work / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "YOLO_OFFLINE": "1",
-    }
+    from mfg_assets_tests.serving.conftest import serving_environment
+
+    env = serving_environment(work)
     os.environ.update(env)
     server_cpus, wrk_cpu = cpu_sets()
     load = os.getloadavg()[0]
@@ -368,66 +441,49 @@ def main() -> None:
         "per level"
     )
 
+    cpus = (server_cpus, wrk_cpu)
     if not args.skip_maintenance:
         tag = setup_maintenance(work)
         ceiling = raw_model_rows_per_s(tag)
-        script = maintenance_body(work)
-        results: dict[str, dict[int, dict[str, float]]] = {}
-        for name in args.variants.split(","):
-            cmd, extra = MAINTENANCE_VARIANTS[name]
-            server = start(
-                name, cmd, {**env, **extra, "MFG_MAINTENANCE_MODEL_TAG": tag}, work, server_cpus
-            )
-            try:
-                run_wrk(wrk, server.url + "/predict", script, 8, 2.0, wrk_cpu)  # warm-up
-                results[name] = {
-                    c: run_wrk(wrk, server.url + "/predict", script, c, args.duration, wrk_cpu)
-                    for c in map(int, args.clients.split(","))
-                }
-            finally:
-                server.stop()
+        variants = {
+            name: (cmd, {**env, **extra, "MFG_MAINTENANCE_MODEL_TAG": tag})
+            for name, (cmd, extra) in MAINTENANCE_VARIANTS.items()
+            if name in args.variants.split(",")
+        }
+        levels = [int(c) for c in args.clients.split(",")]
+        results = measure(
+            variants, "/predict", maintenance_body(work), levels, args, work, wrk, cpus
+        )
         table("maintenance: single-row JSON requests", results, "req")
         print(
             f"\nraw model in-process: {ceiling['batch_1']:,.0f} rows/s at batch 1, "
             f"{ceiling['batch_64']:,.0f} rows/s at batch 64"
         )
-        if "fastapi" in results:
-            for name in results:
-                if name == "fastapi":
-                    continue
-                base = results["fastapi"]
-                ratios = ", ".join(
-                    f"{c} clients {r['rps'] / max(base[c]['rps'], 1e-9):.2f}x"
-                    for c, r in results[name].items()
-                )
-                print(f"{name} / fastapi throughput: {ratios}")
+        for name in results:
+            if name != "fastapi" and "fastapi" in results:
+                print(f"{name} / fastapi throughput: {ratios(results[name], results['fastapi'])}")
 
     if not args.skip_defect:
         tag = setup_defect(work, args.defect_imgsz)
-        script = defect_body(work)
-        results = {}
-        for name, batching in (("defect batched", "1"), ("defect unbatched", "0")):
-            server = start(
-                name.replace(" ", "_"),
-                DEFECT_ARGS,
-                {**env, "MFG_DEFECT_MODEL_TAG": tag, "MFG_SERVING_BATCHING": batching},
-                work,
-                server_cpus,
-            )
-            try:
-                run_wrk(wrk, server.url + "/detect", script, 4, 2.0, wrk_cpu)
-                results[name] = {
-                    c: run_wrk(wrk, server.url + "/detect", script, c, args.duration, wrk_cpu)
-                    for c in map(int, args.defect_clients.split(","))
-                }
-            finally:
-                server.stop()
-        table(f"defect: one {args.defect_imgsz}-px-model PNG upload per request", results, "img")
-        for c in results["defect batched"]:
-            ratio = results["defect batched"][c]["rps"] / max(
-                results["defect unbatched"][c]["rps"], 1e-9
-            )
-            print(f"defect batched / unbatched at {c} clients: {ratio:.2f}x")
+        server_env = {
+            **env,
+            "MFG_DEFECT_MODEL_TAG": tag,
+            # one onnxruntime thread per core the server may use
+            "MFG_DEFECT_THREADS": str(len(server_cpus.split(",")) if server_cpus else 0),
+        }
+        variants = {
+            "defect batched": (DEFECT_ARGS, {**server_env, "MFG_SERVING_BATCHING": "1"}),
+            "defect unbatched": (DEFECT_ARGS, {**server_env, "MFG_SERVING_BATCHING": "0"}),
+        }
+        levels = [int(c) for c in args.defect_clients.split(",")]
+        script = defect_body(work, args.image_format)
+        results = measure(variants, "/detect", script, levels, args, work, wrk, cpus)
+        title = f"defect: one 320x320 {args.image_format.upper()} upload per request, "
+        table(title + f"{args.defect_imgsz}-px model", results, "img")
+        print(
+            "defect batched / unbatched throughput: "
+            + ratios(results["defect batched"], results["defect unbatched"])
+        )
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}; work dir {work}")
 
 

@@ -42,6 +42,12 @@ detections_total = bentoml.metrics.Counter(
     labelnames=["cls_name", "model_version"],
 )
 
+batch_images = bentoml.metrics.Histogram(
+    name="mfg_defect_batch_images",
+    documentation="Images per detector call (adaptive batching across requests)",
+    buckets=(1, 2, 4, 8, 16, 32),
+)
+
 
 class DetectInput(bentoml.IODescriptor):
     """One uploaded image. The body is read here, bounded, instead of by BentoML's multipart
@@ -102,7 +108,8 @@ class DefectService:
     def __init__(self) -> None:
         threads = int(os.environ.get("MFG_DEFECT_THREADS", "0")) or None
         self.core = DefectDetectionService.from_env(
-            DetectorScorer.from_bento_model(self.detector, threads=threads)
+            DetectorScorer.from_bento_model(self.detector, threads=threads),
+            on_batch=batch_images.observe,
         )
 
     @bentoml.api(route="/detect", input_spec=DetectInput)

@@ -9,8 +9,9 @@ output), batching, online features and shadow scoring live in ``mfg_assets.servi
 
 Environment: ``MFG_MAINTENANCE_MODEL_TAG`` (default ``maintenance_model:latest``),
 ``MFG_SERVING_BATCHING`` / ``MFG_SERVING_MAX_BATCH_SIZE`` / ``MFG_SERVING_MAX_LATENCY_MS``,
-``MFG_SERVING_MAX_FEATURE_AGE_HOURS``, ``MFG_SHADOW_CHALLENGER`` (``1``: score the registry's
-challenger in shadow; or a model tag), ``MFG_SHADOW_LOG``, ``MFG_DATA_DIR`` / ``MFG_FEATURE_STORE``.
+``MFG_SERVING_MAX_FEATURE_AGE_HOURS``, ``MFG_SERVING_WORKERS`` (default 1),
+``MFG_SHADOW_CHALLENGER`` (``1``: score the registry's challenger in shadow; or a model tag),
+``MFG_SHADOW_LOG``, ``MFG_DATA_DIR`` / ``MFG_FEATURE_STORE``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ predictions_total = bentoml.metrics.Counter(
     labelnames=["decision", "model_version"],
 )
 
+batch_rows = bentoml.metrics.Histogram(
+    name="mfg_maintenance_batch_rows",
+    documentation="Rows per model call (adaptive batching across requests)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+
 
 class ReloadRequest(BaseModel):
     tag: str | None = Field(
@@ -54,7 +61,8 @@ def _client_error(exc: RequestError) -> JSONResponse:
 
 @bentoml.service(
     name="maintenance",
-    workers=1,
+    # one worker by default: /reload swaps the model of the worker that receives it
+    workers=int(os.environ.get("MFG_SERVING_WORKERS", "1")),
     threads=4,
     traffic={"timeout": 30, "max_concurrency": 1024},
     logging={"access": {"enabled": False}},
@@ -63,7 +71,7 @@ class MaintenanceService:
     champion = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        self.runtime = MaintenanceRuntime.from_env(self.champion)
+        self.runtime = MaintenanceRuntime.from_env(self.champion, on_batch=batch_rows.observe)
 
     def __is_ready__(self) -> bool:
         return self.runtime.ready

@@ -82,6 +82,7 @@ class AdaptiveBatcher:
         max_latency_ms: float = 5.0,
         threaded: bool = False,
         enabled: bool = True,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -91,6 +92,7 @@ class AdaptiveBatcher:
         self.max_batch_size = int(max_batch_size)
         self.max_latency = max_latency_ms / 1000.0
         self.enabled = enabled
+        self.on_batch = on_batch  # e.g. a metrics histogram's observe
         self.stats = BatchStats()
         self._queue: deque[_Job] = deque()
         self._queued_rows = 0
@@ -103,7 +105,7 @@ class AdaptiveBatcher:
         if n == 0:
             return data[:0] if isinstance(data, np.ndarray) else []
         if not self.enabled:
-            self.stats.record(n)
+            self._record(n)
             return await self._call(data)
         loop = asyncio.get_running_loop()
         job = _Job(data, n, loop.create_future(), time.perf_counter())
@@ -112,6 +114,11 @@ class AdaptiveBatcher:
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._run())
         return await job.future
+
+    def _record(self, n: int) -> None:
+        self.stats.record(n)
+        if self.on_batch is not None:
+            self.on_batch(n)
 
     async def _call(self, batch: Any) -> Any:
         if self._executor is None:
@@ -146,7 +153,7 @@ class AdaptiveBatcher:
             if not jobs:
                 continue
             batch = _concat([j.data for j in jobs])
-            self.stats.record(len(batch))
+            self._record(len(batch))
             try:
                 results = await self._call(batch)
             except Exception as exc:  # a model failure fails exactly this batch's requests

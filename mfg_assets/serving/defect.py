@@ -13,6 +13,7 @@ Wrapper steps:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import time
@@ -167,17 +168,20 @@ class DefectDetectionService:
         batching: bool = True,
         max_batch_size: int = 8,
         max_latency_ms: float = 10.0,
+        on_batch: Any = None,
     ) -> None:
+        self.on_batch = on_batch  # called with each model call's image count (metrics)
         self.batching = batching
         self.max_batch_size = max_batch_size
         self.max_latency_ms = max_latency_ms
         self.slot = self._slot(scorer)
 
     @classmethod
-    def from_env(cls, scorer: DetectorScorer) -> DefectDetectionService:
+    def from_env(cls, scorer: DetectorScorer, on_batch: Any = None) -> DefectDetectionService:
         env = os.environ
         return cls(
             scorer,
+            on_batch=on_batch,
             batching=env.get("MFG_SERVING_BATCHING", "1").lower() not in ("0", "false", "off"),
             max_batch_size=int(env.get("MFG_DEFECT_MAX_BATCH_SIZE", "8")),
             max_latency_ms=float(env.get("MFG_DEFECT_MAX_LATENCY_MS", "10")),
@@ -190,12 +194,14 @@ class DefectDetectionService:
             max_latency_ms=self.max_latency_ms,
             threaded=True,  # milliseconds of ONNX work per image: keep the loop accepting uploads
             enabled=self.batching,
+            on_batch=self.on_batch,
         )
         return DetectorSlot(scorer, batcher, time.time())
 
     async def detect(self, data: bytes) -> DetectResponse:
         slot = self.slot
-        image = read_upload(data)
+        # decoding releases the GIL: off the loop, it overlaps other requests and the model
+        image = await asyncio.to_thread(read_upload, data)
         (detections,) = await slot.batcher.submit([image])
         check_detections(detections, image, slot.scorer.classes)
         return DetectResponse(

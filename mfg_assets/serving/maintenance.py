@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,6 +188,9 @@ class OnlineFeatureSource:
         self.max_age = max_age
         self._store: Any = None
         self._lock = threading.Lock()
+        # one thread: lookups (network round trips for Redis/PostgreSQL) never block the event
+        # loop, and the store's connection is used by one thread at a time
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="online-features")
 
     @classmethod
     def from_env(cls) -> OnlineFeatureSource:
@@ -200,6 +204,13 @@ class OnlineFeatureSource:
 
                 self._store = open_store(self.profile, apply=False)
             return self._store
+
+    async def lookup_async(
+        self, machine_ids: Sequence[str], feature_names: Sequence[str]
+    ) -> OnlineFeatures:
+        """:meth:`lookup` on the source's own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.lookup, machine_ids, feature_names)
 
     def lookup(self, machine_ids: Sequence[str], feature_names: Sequence[str]) -> OnlineFeatures:
         """Features of ``machine_ids`` (request order); 4xx errors for unknown/stale/null."""
@@ -336,12 +347,13 @@ class BatchingConfig:
         )
 
 
-def _slot(scorer: MaintenanceScorer, batching: BatchingConfig) -> ModelSlot:
+def _slot(scorer: MaintenanceScorer, batching: BatchingConfig, on_batch: Any = None) -> ModelSlot:
     batcher = AdaptiveBatcher(
         lambda x: check_output(scorer.score(x), len(x)),
         max_batch_size=batching.max_batch_size,
         max_latency_ms=batching.max_latency_ms,
         enabled=batching.enabled,
+        on_batch=on_batch,
     )
     return ModelSlot(scorer, batcher, time.time())
 
@@ -357,10 +369,12 @@ class MaintenancePredictionService:
         batching: BatchingConfig | None = None,
         challenger: MaintenanceScorer | None = None,
         shadow_log: ShadowLog | None = None,
+        on_batch: Any = None,
     ) -> None:
         self.batching = batching or BatchingConfig()
         self.features = features or OnlineFeatureSource()
-        self.slot = _slot(champion, self.batching)
+        self.on_batch = on_batch  # called with each model call's row count (metrics)
+        self.slot = _slot(champion, self.batching, on_batch)
         self.challenger = challenger
         self.shadow_log = shadow_log if challenger is not None else None
         self._shadow_tasks: set[asyncio.Task] = set()
@@ -375,7 +389,7 @@ class MaintenancePredictionService:
             source: Literal["rows", "online_store"] = "rows"
         else:
             ids = list(request.machine_ids or [])
-            online = self.features.lookup(ids, scorer.feature_names)
+            online = await self.features.lookup_async(ids, scorer.feature_names)
             matrix, machine_ids, as_of, source = (
                 online.matrix,
                 list(ids),
@@ -444,5 +458,5 @@ class MaintenancePredictionService:
     def swap(self, champion: MaintenanceScorer) -> Lineage:
         """Answer new requests with ``champion``; requests in flight finish on the old one."""
         previous = self.slot.lineage
-        self.slot = _slot(champion, self.batching)
+        self.slot = _slot(champion, self.batching, self.on_batch)
         return previous

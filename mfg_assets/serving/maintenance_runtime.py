@@ -84,8 +84,9 @@ class MaintenanceRuntime:
     ready: bool = True
 
     @classmethod
-    def from_env(cls, champion_model: Any) -> MaintenanceRuntime:
-        """From the service's champion ``bentoml.Model`` and the environment."""
+    def from_env(cls, champion_model: Any, on_batch: Any = None) -> MaintenanceRuntime:
+        """From the service's champion ``bentoml.Model`` and the environment; ``on_batch``
+        receives each model call's row count."""
         import torch
 
         torch.set_num_threads(int(os.environ.get("MFG_SERVING_TORCH_THREADS", "1")))
@@ -96,6 +97,7 @@ class MaintenanceRuntime:
             batching=BatchingConfig.from_env(),
             challenger=challenger,
             shadow_log=ShadowLog(shadow_log_path()) if challenger is not None else None,
+            on_batch=on_batch,
         )
         return cls(core)
 

@@ -16,7 +16,7 @@ import pytest
 from mfg_assets_tests.integration.plant_fixtures import EPOCH, seed_small_plant
 from mfg_assets_tests.integration.test_model_pipeline import experiment_file, ranged
 
-CLEAN_DAYS = 4
+CLEAN_DAYS = 3
 T = EPOCH + timedelta(days=CLEAN_DAYS)  # sensor_offset (temperature +6 degC) from here on
 KEY = "%Y-%m-%d-%H:%M"
 
@@ -46,9 +46,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
     mp.setenv("MFG_DRIFT_RETRAIN_COOLDOWN_HOURS", "24")
     (root / "data").mkdir()
     url = f"sqlite:///{root / 'data' / 'plant.db'}"  # the embedded default under MFG_DATA_DIR
-    import time; t0 = time.time()
     db = seed_small_plant(url, days=CLEAN_DAYS, machines=8, dirt=True)
-    print("seed", time.time() - t0)
     defs = dg.Definitions.merge(
         build_definitions(),
         dg.Definitions(
@@ -64,18 +62,15 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
         last_clean_hour = T - timedelta(hours=1)
         hourly = run_job(defs, "hourly_plant_job", instance, tags=ranged(EPOCH, last_clean_hour))
         assert hourly.success
-        print("hourly", time.time() - t0)
         labelled = run_job(
             defs, "labels_job", instance, tags=ranged(EPOCH, last_clean_hour - timedelta(hours=24))
         )
         assert labelled.success
-        print("labels", time.time() - t0)
         model_day = (T - timedelta(days=1)).strftime("%Y-%m-%d")
         first = run_job(
             defs, "maintenance_training_job", instance, partition_key=model_day, run_config=config
         )
         assert first.success, [e.message for e in first.all_events if e.is_failure]
-        print("train", time.time() - t0)
         yield {"root": root, "db": db, "defs": defs, "instance": instance, "config": config}
     mp.undo()
 
@@ -222,3 +217,25 @@ def test_model_performance_and_inspection_drift(loop) -> None:
     assert inspection["defect_mix_dataset_drift"] is False
     assert inspection["image_stats_dataset_drift"] is False
     assert Path(inspection["image_stats_uri"]).is_file()
+
+
+def test_report_and_reference_cache_on_s3(loop, s3_server, s3_bucket) -> None:
+    """The production profile: HTML and the per-champion sample go to an S3 API server."""
+    from mfg_assets.defs.monitoring import _reader
+    from mfg_assets.defs.resources import parquet_io_manager
+    from mfg_assets.monitoring.reports import feature_drift_report
+    from mfg_assets.storage.files import file_store_from_uri
+
+    read = _reader(parquet_io_manager(), "machine_hourly_features")
+    hours = [T - timedelta(hours=h) for h in range(24, 0, -1)]
+    current = pl.concat([read(h.strftime(KEY)) for h in hours])
+    store = file_store_from_uri(f"s3://{s3_bucket}/drift", s3_server.resource())
+    kwargs = {"read": read, "cache": store, "reports": store, "report_path": "reports/x.html"}
+    first = feature_drift_report(current, (hours[0], T), **kwargs)
+    second = feature_drift_report(current, (hours[0], T), **kwargs)
+    assert first.metadata["reference_cache"] == "prepared"
+    assert second.metadata["reference_cache"] == "hit"
+    assert first.metadata["column_scores"] == second.metadata["column_scores"]
+    assert second.metadata["report_uri"] == f"s3://{s3_bucket}/drift/reports/x.html"
+    assert b"<html" in store.read_bytes("reports/x.html").lower()
+    assert any(p.endswith("reference.parquet") for p in store.list_files("drift_reference"))

@@ -138,3 +138,16 @@ def test_overdue_hours_finds_gaps_behind_newer_hours() -> None:
     assert overdue_hours(set(), datetime(2026, 11, 1, 2, 30, tzinfo=UTC), first) == [
         "2026-11-01-00:00"
     ]
+
+
+def test_monitoring_definitions_import_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mfg_assets.definitions, mfg_assets.defs.monitoring, "
+        "mfg_assets.defs.drift_sensor, mfg_assets.monitoring.reports\n"
+        "heavy = [m for m in ('evidently', 'mlflow', 'torch', 'sklearn') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -9,7 +9,9 @@ and the chart's templates are not vendored), so:
   own values.yaml (defaults) is not vendored: ``required`` is dropped (Helm validates the defaults
   merged with these values, which supply every required key) except inside ``if/then`` rules,
   and the Kubernetes object schemas the chart ``$ref``s on kubernetesjsonschema.dev (resources,
-  tolerations, probes...) are accepted as any object (Helm would fetch them);
+  tolerations, probes...) are accepted as any object there (Helm would fetch them); those
+  objects are checked instead against the Kubernetes client's models (dagster-k8s's strict
+  converter);
 * the values are also checked against the key sets of the chart's pydantic models for the
   sections the stored schema predates, and kept consistent with deploy/dagster.yaml (same
   limits, retries, compute-log prefix, psycopg2);
@@ -133,27 +135,103 @@ def test_values_validate_against_the_charts_values_schema(values: dict):
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
 
 
-@pytest.mark.parametrize(
-    ("section", "mutate", "complaint"),
-    [
-        ("typo in the K8s run launcher", lambda v: v["runLauncher"]["config"]["k8sRunLauncher"]
-         .update(envSecret=[{"name": "x"}]), "Additional properties"),
-        ("launcher type without its config", lambda v: v["runLauncher"]["config"]
-         .pop("k8sRunLauncher"), "'k8sRunLauncher' is a required property"),
-        ("unknown compute log manager", lambda v: v["computeLogManager"]
-         .update(type="S3LogManager"), "is not one of"),
-        ("port as a string", lambda v: v["dagster-user-deployments"]["deployments"][0]
-         .update(port="3030"), "is not of type 'integer'"),
-        ("bad tag limit", lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]
-         ["queuedRunCoordinator"]["tagConcurrencyLimits"][0].update(limit="one"), "integer"),
-    ],
-    ids=lambda p: p if isinstance(p, str) and " " in p else "",
-)  # fmt: skip
-def test_the_chart_schema_rejects_broken_values(values: dict, section, mutate, complaint):
+def _launcher(v: dict) -> dict:
+    return v["runLauncher"]["config"]["k8sRunLauncher"]
+
+
+def _queue(v: dict) -> dict:
+    return v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+
+
+BROKEN_VALUES = [
+    pytest.param(
+        lambda v: _launcher(v).update(envSecret=[{"name": "x"}]),
+        "Additional properties",
+        id="typo in the K8s run launcher",
+    ),
+    pytest.param(
+        lambda v: v["runLauncher"]["config"].pop("k8sRunLauncher"),
+        "'k8sRunLauncher' is a required property",
+        id="launcher type without its config",
+    ),
+    pytest.param(
+        lambda v: v["computeLogManager"].update(type="S3LogManager"),
+        "is not one of",
+        id="unknown compute log manager",
+    ),
+    pytest.param(
+        lambda v: v["dagster-user-deployments"]["deployments"][0].update(port="3030"),
+        "is not of type 'integer'",
+        id="port as a string",
+    ),
+    pytest.param(
+        lambda v: _queue(v)["tagConcurrencyLimits"][0].update(limit="one"),
+        "integer",
+        id="tag limit as a string",
+    ),
+]
+
+
+@pytest.mark.parametrize(("mutate", "complaint"), BROKEN_VALUES)
+def test_the_chart_schema_rejects_broken_values(values: dict, mutate, complaint):
     broken = copy.deepcopy(values)
     mutate(broken)
     messages = [m for e in chart_schema_validator().iter_errors(broken) for m in _messages(e)]
-    assert any(complaint in m for m in messages), (section, messages)
+    assert any(complaint in m for m in messages), messages
+
+
+def _k8s_objects(values: dict) -> list[tuple[str, str, Any]]:
+    """(where, Kubernetes model, value) of every Kubernetes object the values embed: the parts
+    the chart's schema ``$ref``s to the Kubernetes schema."""
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    sections = {
+        "dagsterWebserver": values["dagsterWebserver"],
+        "dagsterDaemon": values["dagsterDaemon"],
+        "runLauncher.k8sRunLauncher": launcher,
+        **{
+            f"deployments[{d['name']}]": d
+            for d in values["dagster-user-deployments"]["deployments"]
+        },
+    }
+    found = [
+        ("runK8sConfig.containerConfig", "V1Container", launcher["runK8sConfig"]["containerConfig"])
+    ]
+    for where, section in sections.items():
+        if "resources" in section:
+            found.append((f"{where}.resources", "V1ResourceRequirements", section["resources"]))
+        for key, model in (
+            ("envConfigMaps", "V1ConfigMapEnvSource"),
+            ("envSecrets", "V1SecretEnvSource"),
+        ):
+            found += [(f"{where}.{key}", model, ref) for ref in section.get(key, [])]
+        for key, model in (("volumeMounts", "V1VolumeMount"), ("volumes", "V1Volume")):
+            found += [(f"{where}.{key}", model, item) for item in section.get(key) or []]
+    return found
+
+
+def _check_k8s_object(model: str, value: Any) -> None:
+    import kubernetes.client
+    from dagster_k8s.models import k8s_snake_case_dict
+
+    k8s_snake_case_dict(getattr(kubernetes.client, model), value)
+
+
+def test_embedded_kubernetes_objects_match_the_kubernetes_models(values: dict):
+    """What the schema leaves to the Kubernetes schema, checked against the Kubernetes client's
+    models (dagster-k8s's strict converter: unknown keys and wrong nesting raise)."""
+    found = _k8s_objects(values)
+    assert {model for _, model, _ in found} >= {
+        "V1Container", "V1ResourceRequirements", "V1ConfigMapEnvSource", "V1SecretEnvSource"
+    }  # fmt: skip
+    for where, model, value in found:
+        try:
+            _check_k8s_object(model, value)
+        except Exception as exc:
+            pytest.fail(f"{where}: {exc}")
+    with pytest.raises(Exception, match="Unexpected keys in model class V1ResourceRequirements"):
+        _check_k8s_object("V1ResourceRequirements", {"request": {"cpu": "1"}})
+    with pytest.raises(Exception, match="Unexpected keys in model class V1Container"):
+        _check_k8s_object("V1Container", {"resources": {}, "cpuLimit": "1"})
 
 
 def _image_ok(image: dict) -> None:

@@ -46,10 +46,9 @@ class RunningServer:
         return httpx.Client(base_url=self.url, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingHome]:
-    root = tmp_path_factory.mktemp("serving")
-    env = {
+def serving_environment(root: Path) -> dict[str, str]:
+    """Everything a serving process writes under ``root``: data dir, MLflow, BentoML home."""
+    return {
         "MFG_DATA_DIR": str(root / "data"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "BENTOML_HOME": str(root / "bentoml"),
@@ -57,7 +56,14 @@ def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingHo
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "YOLO_OFFLINE": "1",
     }
+
+
+@pytest.fixture(scope="module")
+def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingHome]:
+    root = tmp_path_factory.mktemp("serving")
+    env = serving_environment(root)
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)

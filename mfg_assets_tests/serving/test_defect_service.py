@@ -125,9 +125,8 @@ def defect_server(serving_home, defect_bento) -> Iterator[RunningServer]:
         "MFG_DEFECT_CONFIDENCE": "0.0",  # a 1-epoch detector: keep every candidate box
         "MFG_DEFECT_MAX_UPLOAD_BYTES": str(200_000),
     }
-    proc = start_bento(
-        "bento-defect", "bentos.defect.service:DefectService", env, serving_home.root
-    )
+    # the bento the asset built (its own copy of the code), not the source folder
+    proc = start_bento("bento-defect", defect_bento["bento_tag"].value, env, serving_home.root)
     try:
         yield RunningServer(proc.url, proc, env)  # type: ignore[attr-defined]
     finally:

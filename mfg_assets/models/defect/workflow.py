@@ -29,6 +29,7 @@ import polars as pl
 from mfg_assets.models import lifecycle
 from mfg_assets.models.config import (
     ExperimentConfig,
+    ExperimentConfigError,
     dump_config,
     experiment_path,
     flatten_config,
@@ -266,9 +267,11 @@ def _log_config(config: ExperimentConfig, experiment: str) -> None:
     import mlflow
 
     try:
-        mlflow.log_artifact(str(experiment_path(experiment)), artifact_path="config")
-    except Exception:  # a config built in code: log what was trained from
+        path = experiment_path(experiment)
+    except ExperimentConfigError:  # a config built in code: log what was trained from
         mlflow.log_text(dump_config(config), "config/experiment.yaml")
+    else:
+        mlflow.log_artifact(str(path), artifact_path="config")
 
 
 def _export_onnx(weights: Path, settings: Any, out_dir: Path) -> Path:

@@ -1,0 +1,396 @@
+"""Benchmark: how well the drift loop works - false alarms on a clean plant, hours from a plant
+change to the first drifted report, whether the retrain ran, and the new champion against the
+old one on post-change data.
+
+    .venv/bin/python bench/drift_loop.py [--machines 20] [--train-days 7] [--clean-days 4]
+        [--post-days 3] [--cooldown-hours 24] [--scenarios sensor_offset,supplier_change,fast_wear]
+
+The loop is replayed hour by hour with the functions the Dagster assets and the sensor call
+(no Dagster, Feast or MLflow in between, so it runs in minutes on two cores):
+
+* plant: the simulator (dirt included), hourly features from ``build_features``, labels from
+  ``failure_labels``; every scenario shares the clean plant's history before its start (the
+  simulator guarantees identical data before a scenario starts) and changes it from hour T on;
+* champion v1: ``train_maintenance_model`` (experiment ``maintenance_default``) on the labels
+  of the first ``--train-days`` days, split by time like ``maintenance_training_set``;
+* every hour: ``compute_feature_drift`` on the trailing 24 h against the champion's training
+  window (prepared once per champion, as ``feature_drift_report`` caches it), then
+  ``episodes.decide`` exactly as ``drift_retraining_sensor`` runs it (cool-down in plant hours);
+* a retrain request for day D trains on the labels of the ``--window-days`` days before D that
+  exist when it runs (a label needs its 24 h look-ahead), is scored with the champion on the
+  challenger's test rows and promoted through the same gate (``decide_promotion``: threshold
+  and margin of the experiment); a promoted model becomes the drift reference;
+* post-change quality: the old champion (v1) and the final champion on the labelled hours of
+  the last post-change day, which no retrain can have seen (labels of day D only enter the
+  training sets of days after D).
+
+Clean days: drifted reports and retrain requests there are false alarms. "daily" columns say
+what daily reports (one at the end of each day, 23:00) would have given: detection at a day
+boundary at the earliest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mfg_assets.features.labels import LABEL_COLUMN, failure_labels  # noqa: E402
+from mfg_assets.features.pipeline import build_features  # noqa: E402
+from mfg_assets.features.schema import feature_columns  # noqa: E402
+from mfg_assets.features.splits import time_ordered_split  # noqa: E402
+from mfg_assets.monitoring.drift import (  # noqa: E402
+    DriftReference,
+    compute_feature_drift,
+    prepare_reference,
+)
+from mfg_assets.monitoring.episodes import (  # noqa: E402
+    DriftObservation,
+    EpisodeState,
+    decide,
+    retrain_partition,
+)
+from mfg_assets.plant.config import DirtConfig, PlantConfig  # noqa: E402
+from mfg_assets.plant.scenarios import scenario_spec  # noqa: E402
+from mfg_assets.plant.simulator import PlantSimulator  # noqa: E402
+
+EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+HORIZON = timedelta(hours=24)
+KEY = "%Y-%m-%d-%H:%M"
+
+
+@dataclass
+class Champion:
+    version: int
+    model: Any
+    window: tuple[datetime, datetime]  # training hours [first, end)
+    reference: DriftReference
+
+
+@dataclass
+class Outcome:
+    name: str
+    start: datetime | None
+    reports: int = 0
+    drifted: int = 0
+    skipped: int = 0
+    first_drift: datetime | None = None
+    first_daily_drift: datetime | None = None
+    retrains: list[str] = field(default_factory=list)
+    promoted: list[int] = field(default_factory=list)
+    old: dict[str, float] = field(default_factory=dict)
+    new: dict[str, float] = field(default_factory=dict)
+    final_version: int = 1
+    report_seconds: list[float] = field(default_factory=list)
+    columns: dict[str, int] = field(default_factory=dict)
+
+
+def simulate(config: PlantConfig, first_day: datetime, last_day: datetime) -> dict[str, Any]:
+    """Hourly features of the days ``[first_day, last_day)`` and the events up to last_day."""
+    sim = PlantSimulator(config)
+    parts, day = [], first_day
+    while day < last_day:
+        readings = sim.readings(max(day - HOUR, config.epoch), day + DAY)
+        inspections = sim.inspections(day, day + DAY)
+        parts.append(
+            build_features(readings, inspections, sim.machine_ids, day, day + DAY).features
+        )
+        day += DAY
+    return {"features": pl.concat(parts), "events": sim.events(first_day, last_day)}
+
+
+def labels_for(features: pl.DataFrame, events: pl.DataFrame, until: datetime) -> pl.DataFrame:
+    """Labels of every hour whose look-ahead ends by ``until``, joined with its features."""
+    labels = failure_labels(features.select("machine_id", "hour"), events, HORIZON, until)
+    return (
+        labels.select("machine_id", "hour", "event_timestamp", LABEL_COLUMN)
+        .join(features, on=["machine_id", "hour"], how="inner")
+        .drop_nulls(feature_columns())
+    )
+
+
+def train(frame: pl.DataFrame, config: Any) -> Any:
+    from mfg_assets.models.maintenance.training import train_maintenance_model
+
+    split = time_ordered_split(
+        frame,
+        "event_timestamp",
+        config.data.validation_fraction,
+        config.data.test_fraction,
+    )
+    return train_maintenance_model(split, config), split
+
+
+def score(model: Any, frame: pl.DataFrame) -> dict[str, float]:
+    from mfg_assets.models.maintenance.evaluation import evaluate
+
+    return evaluate(model.predict_proba, frame, model.threshold, baseline_feature=None)
+
+
+def make_champion(version: int, model: Any, train_frame: pl.DataFrame, features: pl.DataFrame):
+    first, last = train_frame["hour"].min(), train_frame["hour"].max() + HOUR
+    rows = features.filter((pl.col("hour") >= first) & (pl.col("hour") < last))
+    reference = prepare_reference(rows, reference_id=f"v{version}", window=(first, last))
+    return Champion(version, model, (first, last), reference)
+
+
+def run_loop(
+    name: str,
+    features: pl.DataFrame,
+    events: pl.DataFrame,
+    champion: Champion,
+    hours: list[datetime],
+    args: argparse.Namespace,
+    config: Any,
+    start: datetime | None,
+    eval_day: datetime | None,
+) -> Outcome:
+    """Hourly reports over ``hours``, sensor decisions, retrains; metrics on ``eval_day``."""
+    from mfg_assets.models.registry import decide_promotion
+
+    outcome = Outcome(name, start)
+    first_champion = champion
+    state, cooldown, next_version = EpisodeState(), timedelta(hours=args.cooldown_hours), 2
+    for n, hour in enumerate(hours, start=1):
+        window = (hour + HOUR - 24 * HOUR, hour + HOUR)
+        current = features.filter((pl.col("hour") >= window[0]) & (pl.col("hour") < window[1]))
+        began = time.perf_counter()
+        result = compute_feature_drift(current, champion.reference, window=window)
+        outcome.report_seconds.append(time.perf_counter() - began)
+        outcome.reports += 1
+        meta = {**result.as_metadata(), "champion_version": champion.version}
+        if not result.ok:
+            outcome.skipped += 1
+        elif result.dataset_drift:
+            outcome.drifted += 1
+            for column in result.drifted_columns:
+                outcome.columns[column] = outcome.columns.get(column, 0) + 1
+            if outcome.first_drift is None and (start is None or hour >= start):
+                outcome.first_drift = hour
+            daily = hour.hour == 23 and (start is None or hour >= start)
+            if outcome.first_daily_drift is None and daily:
+                outcome.first_daily_drift = hour
+        report = DriftObservation.from_metadata(n, f"bench-{n}", hour.strftime(KEY), meta)
+        state, decision = decide(state, report, cooldown)
+        if not decision.retrain:
+            continue
+        day = datetime.strptime(retrain_partition(report.partition), "%Y-%m-%d").replace(tzinfo=UTC)
+        ran_at = hour + HOUR  # the report of an hour is materialized once it ends
+        known = labels_for(features, events, ran_at)
+        frame = known.filter(
+            (pl.col("hour") >= day - args.window_days * DAY) & (pl.col("hour") < day)
+        )
+        model, split = train(frame, config)
+        test = split.filter(pl.col("split") == "test")
+        gate = decide_promotion(
+            score(model, test),
+            score(champion.model, test),
+            metric=config.promotion.metric,
+            threshold=config.promotion.threshold,
+            margin=config.promotion.champion_margin,
+        )
+        outcome.retrains.append(f"{report.partition} ({'promoted' if gate.passed else 'kept'})")
+        print(f"  {name}: retrain for {report.partition}: {gate.reason}", flush=True)
+        if gate.passed:
+            champion = make_champion(next_version, model, frame, features)
+            outcome.promoted.append(next_version)
+        next_version += 1
+    outcome.final_version = champion.version
+    if eval_day is not None:
+        holdout = labels_for(features, events, eval_day + DAY + HORIZON).filter(
+            (pl.col("hour") >= eval_day) & (pl.col("hour") < eval_day + DAY)
+        )
+        outcome.old = score(first_champion.model, holdout)
+        outcome.new = score(champion.model, holdout)
+    return outcome
+
+
+def bench_reference_cache(features: pl.DataFrame, window: tuple[datetime, datetime]) -> str:
+    """Load the champion's reference as ``feature_drift_report`` does - read the window's hourly
+    parquet partitions from a file store and sample them (first report of a champion) - and
+    from the per-champion cache (every later report), with the plant scaled to 1,000 machines
+    by copying machines under new ids."""
+    import io
+    import tempfile
+
+    from mfg_assets.monitoring.reference import ChampionReference, hour_keys, load_reference
+    from mfg_assets.storage.files import LocalFileStore
+
+    copies = max(1, 1000 // features["machine_id"].n_unique())
+    rows = features.filter((pl.col("hour") >= window[0]) & (pl.col("hour") < window[1]))
+    scaled = pl.concat([rows.with_columns(pl.col("machine_id") + f"-{i}") for i in range(copies)])
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = LocalFileStore(Path(tmp) / "warehouse")
+        for key in hour_keys(*window):
+            hour = datetime.strptime(key, KEY).replace(tzinfo=UTC)
+            buffer = io.BytesIO()
+            scaled.filter(pl.col("hour") == hour).write_parquet(buffer)
+            warehouse.write_bytes(f"{key.replace(':', '')}.parquet", buffer.getvalue())
+
+        def read(key: str) -> pl.DataFrame | None:
+            path = f"{key.replace(':', '')}.parquet"
+            return (
+                pl.read_parquet(io.BytesIO(warehouse.read_bytes(path)))
+                if warehouse.exists(path)
+                else None
+            )
+
+        champion = ChampionReference("maintenance_model", 1, *window)
+        cache = LocalFileStore(Path(tmp) / "cache")
+        began = time.perf_counter()
+        cold = load_reference(champion, read, cache)
+        cold_s = time.perf_counter() - began
+        began = time.perf_counter()
+        hit = load_reference(champion, read, cache)
+        hit_s = time.perf_counter() - began
+    assert hit.cache_hit and not cold.cache_hit
+    return (
+        f"reference for {scaled.height:,} rows ({len(hour_keys(*window))} hourly partitions, "
+        f"{scaled['machine_id'].n_unique():,} machines): read + sample {cold_s:.2f} s, "
+        f"from the per-champion cache {hit_s:.3f} s ({cold_s / hit_s:.0f}x)"
+    )
+
+
+def fmt(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--machines", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sample-interval", type=int, default=30, help="seconds per reading")
+    parser.add_argument("--train-days", type=int, default=7, help="labelled days of champion v1")
+    parser.add_argument("--clean-days", type=int, default=4, help="clean days watched")
+    parser.add_argument("--post-days", type=int, default=3, help="days after each change")
+    parser.add_argument("--window-days", type=int, default=14, help="training window of retrains")
+    parser.add_argument("--cooldown-hours", type=float, default=24.0)
+    parser.add_argument("--start-hour", type=int, default=6, help="scenario start hour of day")
+    parser.add_argument("--scenarios", default="sensor_offset,supplier_change,fast_wear")
+    parser.add_argument("--experiment", default="maintenance_default")
+    args = parser.parse_args()
+
+    from mfg_assets.models.config import load_experiment
+    from mfg_assets.monitoring.drift import _import_evidently
+
+    config = load_experiment(args.experiment)
+    began = time.perf_counter()
+    _import_evidently()
+    import_s = time.perf_counter() - began
+    base = PlantConfig(
+        machines=args.machines,
+        seed=args.seed,
+        sample_interval_s=args.sample_interval,
+        epoch=EPOCH,
+        dirt=DirtConfig(),
+    )
+    watch_start = EPOCH + args.train_days * DAY
+    change = watch_start + args.clean_days * DAY + args.start_hour * HOUR
+    change_day = change.replace(hour=0)
+    end = change_day + (args.post_days + 1) * DAY  # + the look-ahead of the last day's labels
+
+    began = time.perf_counter()
+    clean = simulate(base, EPOCH, end)
+    print(
+        f"clean plant: {clean['features'].height:,} feature rows "
+        f"({time.perf_counter() - began:.0f} s)",
+        flush=True,
+    )
+    labelled = labels_for(clean["features"], clean["events"], watch_start + HORIZON)
+    began = time.perf_counter()
+    model, split = train(labelled.filter(pl.col("hour") < watch_start), config)
+    v1 = make_champion(1, model, split, clean["features"])
+    train_s = time.perf_counter() - began
+    print(f"champion v1 on {split.height:,} rows ({train_s:.0f} s)", flush=True)
+
+    outcomes = []
+    watch = [watch_start + i * HOUR for i in range(args.clean_days * 24)]
+    outcomes.append(
+        run_loop("clean", clean["features"], clean["events"], v1, watch, args, config, None, None)
+    )
+    post_hours = [change_day + i * HOUR for i in range(args.post_days * 24)]
+    eval_day = change_day + (args.post_days - 1) * DAY
+    outcomes.append(
+        run_loop(
+            "no change",
+            clean["features"],
+            clean["events"],
+            v1,
+            post_hours,
+            args,
+            config,
+            change,
+            eval_day,
+        )
+    )
+    for name in [s for s in args.scenarios.split(",") if s]:
+        began = time.perf_counter()
+        spec = scenario_spec(name, change)
+        changed = simulate(replace(base, scenarios=(spec,)), change_day, end)
+        features = pl.concat(
+            [clean["features"].filter(pl.col("hour") < change_day), changed["features"]]
+        )
+        events = pl.concat([clean["events"].filter(pl.col("ts") < change_day), changed["events"]])
+        print(f"{name}: simulated ({time.perf_counter() - began:.0f} s)", flush=True)
+        outcomes.append(
+            run_loop(name, features, events, v1, post_hours, args, config, change, eval_day)
+        )
+
+    cache_line = bench_reference_cache(clean["features"], v1.window)
+    seconds = [s for o in outcomes for s in o.report_seconds]
+    print(
+        f"\n{args.machines} machines, champion v1 trained on {args.train_days} days, scenarios "
+        f"start {change:%Y-%m-%d %H:%M} (after {args.clean_days} watched clean days), "
+        f"cool-down {args.cooldown_hours:g} h, retrain window {args.window_days} days"
+    )
+    print(
+        f"one report (24 h x {args.machines} machines vs the champion's window): median "
+        f"{statistics.median(seconds):.2f} s, max {max(seconds):.2f} s; {len(seconds)} reports; "
+        f"Evidently import {import_s:.1f} s once"
+    )
+    print(cache_line)
+    header = (
+        "| run | reports | drifted | hours to first drifted (hourly / daily) | retrains "
+        "| champion after | old champion ROC AUC / PR AUC / F1 "
+        "| new champion ROC AUC / PR AUC / F1 |"
+    )
+    print("\n" + header + "\n|" + "---|" * 8)
+    for o in outcomes:
+        if o.start is None:
+            latency = "-"
+        else:
+            hourly = fmt_hours(o.first_drift, o.start)
+            daily = fmt_hours(o.first_daily_drift, o.start)
+            latency = f"{hourly} / {daily}"
+        retrains = "; ".join(o.retrains) or "none"
+        old = " / ".join(fmt(o.old.get(k)) for k in ("roc_auc", "pr_auc", "f1")) if o.old else "-"
+        new = " / ".join(fmt(o.new.get(k)) for k in ("roc_auc", "pr_auc", "f1")) if o.new else "-"
+        print(
+            f"| {o.name} | {o.reports} | {o.drifted} | {latency} | {retrains} | "
+            f"v{o.final_version} | {old} | {new} |"
+        )
+    print("\nmost often drifted columns:")
+    for o in outcomes:
+        top = sorted(o.columns.items(), key=lambda kv: -kv[1])[:6]
+        print(f"  {o.name}: " + (", ".join(f"{c} {n}" for c, n in top) or "none"))
+
+
+def fmt_hours(found: datetime | None, start: datetime) -> str:
+    if found is None:
+        return "never"
+    return f"{(found + HOUR - start).total_seconds() / 3600:.0f} h"
+
+
+if __name__ == "__main__":
+    main()
