@@ -1,10 +1,14 @@
-"""`make demo`: seed the simulated plant, materialize the asset graph, then serve it.
+"""`make demo`: seed the simulated plant, materialize the whole asset graph, then serve it.
 
 Stages (each timed and printed): seed the plant → backfill every hourly partition through
-``machine_hourly_features`` in one run → summary → serve ``dagster dev`` on :3000 with the
-hourly schedule running against ``mfg-plant run`` (the live plant). Set
-``MFG_DEMO_HEADLESS=1`` to stop after the summary (tests and CI do). Sizes come from
-``MFG_DEMO_DAYS`` (7), ``MFG_DEMO_MACHINES`` (20), ``MFG_DEMO_SEED`` (7).
+``machine_hourly_features`` (ranged runs) → failure labels and the Feast online store → train,
+evaluate, promote and package (bento) the maintenance model → the same for the defect detector
+→ drift and performance reports → a prediction from the served maintenance bento → summary →
+serve ``dagster dev`` on :3000 (schedules and the drift sensor running) against ``mfg-plant run``
+(the live plant) and the maintenance service on :3001. Set ``MFG_DEMO_HEADLESS=1`` to stop after
+the summary (tests and CI do). Sizes come from ``MFG_DEMO_DAYS`` (7), ``MFG_DEMO_MACHINES``
+(20), ``MFG_DEMO_SEED`` (7); experiments from ``MFG_DEMO_EXPERIMENT`` (maintenance_default) and
+``MFG_DEMO_DEFECT_EXPERIMENT`` (defect_default).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class DemoPlan:
     seed: int = int(os.environ.get("MFG_DEMO_SEED", "7"))
     headless: bool = os.environ.get("MFG_DEMO_HEADLESS", "") not in ("", "0", "false")
     port: int = int(os.environ.get("MFG_DEMO_PORT", "3000"))
+    service_port: int = int(os.environ.get("MFG_DEMO_SERVICE_PORT", "3001"))
     end: datetime = field(
         default_factory=lambda: datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     )
@@ -179,19 +184,161 @@ def train_maintenance_model(plan: DemoPlan) -> Any:
         )
 
 
-def champion_summary() -> dict[str, Any] | None:
-    """The maintenance champion's version and held-out metrics, printed and returned."""
-    from mfg_assets.models.registry import ModelRegistry
+def train_defect_detector(plan: DemoPlan) -> Any:
+    """Today's YOLO dataset → detector (+ ONNX export) → evaluation (gate) → champion → bento."""
+    import dagster as dg
 
-    champion = ModelRegistry().status("maintenance_model").get("champion")
-    if champion is None:
-        print("   maintenance_model: no champion")
-        return None
-    metrics = {
-        k: round(v, 3) for k, v in champion.get("metrics", {}).items() if k.startswith("test_")
-    }
-    print(f"   maintenance_model champion: version {champion.get('version')}, {metrics}")
-    return champion
+    from mfg_assets.definitions import defs
+
+    job = defs.resolve_job_def("defect_training_job")
+    experiment = os.environ.get("MFG_DEMO_DEFECT_EXPERIMENT", "defect_default")
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            instance=instance,
+            partition_key=plan.end.strftime("%Y-%m-%d"),
+            run_config={
+                **QUIET,
+                "ops": {
+                    "defect_dataset": {"config": {"experiment": experiment}},
+                    "defect_detector": {"config": {"experiment": experiment}},
+                },
+            },
+            tags={"mfg/trigger": "demo", "mfg/kind": "training"},
+            raise_on_error=False,
+        )
+
+
+def monitoring_reports(plan: DemoPlan) -> list[Any]:
+    """Feature drift for the last hours (what the drift sensor reads), inspection drift for the
+    last complete day, and the champion's performance on the last fully labelled day."""
+    import dagster as dg
+
+    from mfg_assets.definitions import defs
+    from mfg_assets.settings import label_horizon_hours
+
+    last_day = plan.end - timedelta(days=1)
+    labelled_day = plan.end - timedelta(hours=label_horizon_hours() + 1, days=1)
+    requests = [
+        ("feature_drift_report", (plan.end - timedelta(hours=back)).strftime(KEY_FORMAT))
+        for back in (3, 2, 1)
+    ]
+    requests.append(("inspection_drift_report", last_day.strftime("%Y-%m-%d")))
+    if labelled_day >= plan.start:
+        requests.append(("maintenance_model_performance", labelled_day.strftime("%Y-%m-%d")))
+    results = []
+    with dg.DagsterInstance.get() as instance:
+        for asset, key in requests:
+            job = defs.resolve_implicit_job_def_def_for_assets([dg.AssetKey(asset)])
+            results.append(
+                job.execute_in_process(
+                    instance=instance,
+                    partition_key=key,
+                    asset_selection=[dg.AssetKey(asset)],
+                    run_config=QUIET,
+                    tags={"mfg/trigger": "demo"},
+                    raise_on_error=False,
+                )
+            )
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            meta = event.materialization.metadata
+            status = meta.get("status")
+            drift = meta.get("dataset_drift")
+            print(
+                f"   {event.asset_key.to_user_string():<30} {event.partition}: "
+                f"status={getattr(status, 'value', status)} "
+                f"dataset_drift={getattr(drift, 'value', drift)}"
+            )
+    return results
+
+
+def champion_summary() -> dict[str, Any]:
+    """Each model's champion version and held-out metrics, printed and returned."""
+    from mfg_assets.models.registry import REGISTERED_MODELS, ModelRegistry, RegistryError
+
+    registry = ModelRegistry()
+    champions: dict[str, Any] = {}
+    for name in REGISTERED_MODELS.values():
+        try:
+            champion = registry.status(name).get("champion")
+        except RegistryError:
+            champion = None
+        if champion is None:
+            print(f"   {name}: no champion")
+            continue
+        metrics = {
+            k: round(v, 3)
+            for k, v in champion.get("metrics", {}).items()
+            if k.startswith("test_") and "/" not in k
+        }
+        print(f"   {name} champion: version {champion.get('version')}, {metrics}")
+        champions[name] = champion
+    return champions
+
+
+def bento_summary() -> dict[str, str]:
+    """The newest bento of each service in the demo's BentoML store."""
+    from bentoml._internal.bento import BentoStore
+    from bentoml.exceptions import NotFound
+
+    from mfg_assets.serving.build import SERVICES
+    from mfg_assets.serving.model_store import bentoml_home
+
+    store = BentoStore(str(bentoml_home() / "bentos"))
+    bentos: dict[str, str] = {}
+    for service in SERVICES:
+        try:
+            bentos[service] = str(store.get(f"{service}:latest").tag)
+        except NotFound:
+            continue
+    for service in SERVICES:
+        print(f"   bento {service:<12} {bentos.get(service, 'not built')}")
+    return bentos
+
+
+def start_maintenance_service(plan: DemoPlan, env: dict[str, str]) -> subprocess.Popen:
+    """``bentoml serve`` of the newest maintenance bento on the service port."""
+    from mfg_assets.serving.model_store import bentoml_home
+
+    bin_dir = Path(sys.executable).parent
+    service_env = {**env, "BENTOML_HOME": str(bentoml_home())}
+    cmd = [
+        str(bin_dir / "bentoml"),
+        "serve",
+        "maintenance:latest",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(plan.service_port),
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, env=service_env, start_new_session=True)
+
+
+def served_prediction(plan: DemoPlan, proc: subprocess.Popen, timeout: float = 180.0) -> dict:
+    """Wait for the service, then ask it about two machines (features from the online store)."""
+    import httpx
+
+    base = f"http://127.0.0.1:{plan.service_port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the maintenance service exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the maintenance service was not ready after {timeout:.0f} s")
+        time.sleep(1)
+    machines = [f"M{i:03d}" for i in range(1, min(plan.machines, 2) + 1)]
+    response = httpx.post(f"{base}/predict", json={"machine_ids": machines}, timeout=30)
+    response.raise_for_status()
+    answer = response.json()
+    for prediction in answer.get("predictions", []):
+        print(f"   {prediction}")
+    print(f"   lineage: {answer.get('lineage')}")
+    return answer
 
 
 def summarize_runs(results: list[Any]) -> dict[str, Any]:
@@ -220,17 +367,23 @@ def summarize_runs(results: list[Any]) -> dict[str, Any]:
     return {"materialized": materialized, "checks": checks}
 
 
-def serve(plan: DemoPlan, env: dict[str, str]) -> None:
-    """Dagster UI + daemon and the live plant, until Ctrl-C; then stop both cleanly."""
+def serve(plan: DemoPlan, env: dict[str, str], service: subprocess.Popen | None) -> None:
+    """Dagster UI + daemon, the live plant and the maintenance service, until Ctrl-C; then
+    stop them all cleanly."""
     bin_dir = Path(sys.executable).parent
     processes = {
         "live plant": [str(bin_dir / "mfg-plant"), "run", "--speed", "1"],
         "dagster dev": [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(plan.port)],
     }
     running: dict[str, subprocess.Popen] = {}
+    if service is not None:
+        running["maintenance service"] = service
     for name, cmd in processes.items():
         running[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     print(f"\n   Dagster UI      http://127.0.0.1:{plan.port}")
+    if service is not None:
+        print(f"   maintenance     http://127.0.0.1:{plan.service_port}  (POST /predict, /docs)")
+    print("   drift demo      .venv/bin/mfg-plant scenario supplier_change --at +2h")
     print(f"   data directory  {os.environ['MFG_DATA_DIR']}")
     print(f"   DAGSTER_HOME    {os.environ['DAGSTER_HOME']}")
     print("   Ctrl-C stops everything.", flush=True)
@@ -283,20 +436,45 @@ def main() -> int:
         result = backfill(plan)
     with clock.stage("failure labels and online feature store"):
         feature_runs = build_feature_store_and_labels(plan)
-    with clock.stage("train, evaluate and promote the maintenance model"):
+    with clock.stage("maintenance model: train, evaluate, promote, build the bento"):
         training = train_maintenance_model(plan)
+    with clock.stage("defect detector: dataset, train, export, evaluate, promote, bento"):
+        defect_training = train_defect_detector(plan)
+    with clock.stage("drift and performance reports"):
+        reports = monitoring_reports(plan)
+    runs = [result, *feature_runs, training, defect_training, *reports]
+    service = None
+    answer: dict | None = None
+    if training.success:
+        with clock.stage("serve the maintenance bento and ask it for a prediction"):
+            service = start_maintenance_service(plan, env)
+            try:
+                answer = served_prediction(plan, service)
+            except Exception as exc:  # reported below; the demo then fails
+                print(f"   no prediction: {exc}", file=sys.stderr)
     with clock.stage("summary"):
-        summary = summarize_runs([result, *feature_runs, training])
-        champion = champion_summary()
+        summary = summarize_runs(runs)
+        champions = champion_summary()
+        bentos = bento_summary()
     print("\n" + clock.table())
-    ok = all(r.success for r in [result, *feature_runs, training]) and champion is not None
-    if not ok or not summary["materialized"]:
+    ok = (
+        all(r.success for r in runs)
+        and set(champions) == {"maintenance_model", "defect_detector"}
+        and set(bentos) == {"maintenance", "defect"}
+        and answer is not None
+        and bool(summary["materialized"])
+    )
+    if not ok:
         print("demo pipeline FAILED", file=sys.stderr)
+        if service is not None:
+            _terminate(service)
         return 1
     if plan.headless:
+        if service is not None:
+            _terminate(service)
         print("\nheadless demo finished")
         return 0
-    serve(plan, env)
+    serve(plan, env, service)
     return 0
 
 

@@ -32,7 +32,9 @@ from mfg_assets.serving.defect import (
     max_upload_bytes,
 )
 from mfg_assets.serving.errors import RequestError
+from mfg_assets.serving.tracing import suppress_unexported_http_spans
 
+suppress_unexported_http_spans()  # no exporter configured: skip spans nobody receives
 MODEL_TAG = os.environ.get("MFG_DEFECT_MODEL_TAG", "defect_detector:latest")
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file
 

@@ -26,7 +26,9 @@ from mfg_assets.serving.errors import RequestError
 from mfg_assets.serving.lineage import Lineage
 from mfg_assets.serving.maintenance import PredictRequest, PredictResponse
 from mfg_assets.serving.maintenance_runtime import MaintenanceRuntime
+from mfg_assets.serving.tracing import suppress_unexported_http_spans
 
+suppress_unexported_http_spans()  # no exporter configured: skip spans nobody receives
 MODEL_TAG = os.environ.get("MFG_MAINTENANCE_MODEL_TAG", "maintenance_model:latest")
 
 predictions_total = bentoml.metrics.Counter(

@@ -59,9 +59,10 @@ maintenance_training_job = dg.define_asset_job(
 # gate) → champion, as one run, under the same one-training-run-at-a-time tag limit.
 defect_training_job = dg.define_asset_job(
     "defect_training_job",
-    selection=dg.AssetSelection.groups("defect_model"),
+    # + the bento, so every new champion is packaged for serving (defs/serving.py)
+    selection=dg.AssetSelection.groups("defect_model") | dg.AssetSelection.assets("defect_bento"),
     description="Build the defect dataset, train and export the detector, evaluate against "
-    "the champion, promote.",
+    "the champion, promote, rebuild the defect bento.",
     tags={"mfg/kind": "training", **TRAINING_K8S_TAGS},
     hooks={mark_mlflow_run_failed},
 )

@@ -6,8 +6,12 @@ sensor's cursor. One drift episode requests one run of ``maintenance_training_jo
 partition of the drifted report, with a run key derived from the episode (Dagster never starts
 two runs with one key) and tags naming the report it reacted to. Skipped reports (no champion
 yet, missing data) never start a retrain: the sensor is harmless on a fresh plant, so it is
-RUNNING by default. Cool-down: ``MFG_DRIFT_RETRAIN_COOLDOWN_HOURS`` (default 24, plant hours).
+RUNNING by default. Cool-down: ``MFG_DRIFT_RETRAIN_COOLDOWN_HOURS`` (default 24, plant hours);
+reports for hours older than ``MFG_DRIFT_MAX_REPORT_AGE_HOURS`` (default 72, 0 = no limit) never
+retrain (a backfill of drift reports does not retrain past days).
 """
+
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -16,6 +20,7 @@ from mfg_assets.monitoring.episodes import (
     DriftObservation,
     EpisodeState,
     decide,
+    max_report_age,
     retrain_cooldown,
     retrain_partition,
     retrain_tags,
@@ -43,6 +48,8 @@ def _plain(metadata: dict) -> dict:
 def drift_retraining_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     state = EpisodeState.from_json(context.cursor)
     cooldown = retrain_cooldown()
+    max_age = max_report_age()
+    stale_before = datetime.now(UTC) - max_age if max_age is not None else None
     records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(
             asset_key=FEATURE_DRIFT_REPORT, after_storage_id=state.after_storage_id or None
@@ -62,7 +69,7 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
             materialization.partition,
             _plain(dict(materialization.metadata)),
         )
-        state, decision = decide(state, report, cooldown)
+        state, decision = decide(state, report, cooldown, stale_before)
         messages.append(decision.message)
         if decision.retrain and decision.episode_id:
             requests.append(

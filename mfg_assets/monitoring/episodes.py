@@ -16,8 +16,12 @@ to :func:`decide` with the state it keeps in its cursor (:class:`EpisodeState`).
 
 Times are plant times (the reports' partition hours), not wall time, so a backfill or a replay
 behaves exactly like live operation. The cool-down is ``MFG_DRIFT_RETRAIN_COOLDOWN_HOURS``
-(default 24). The retrain is requested for the day partition of the report's hour (the model
-of day D trains on the labels of the days before D).
+(default 24). The one wall-clock rule: a drifted report for an hour more than
+``MFG_DRIFT_MAX_REPORT_AGE_HOURS`` (default 72, 0 = no limit) in the past is ``stale`` and never
+retrains, so backfilling a month of drift reports does not retrain a model per past day (the
+sensor applies it; :func:`decide` takes it as ``stale_before``). The retrain is requested for
+the day partition of the report's hour (the model of day D trains on the labels of the days
+before D).
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ DEFAULT_COOLDOWN_HOURS = 24.0
 HOUR_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 DAY_KEY_FORMAT = "%Y-%m-%d"
 
-Action = Literal["retrain", "same_episode", "cool_down", "clean", "not_usable"]
+MAX_AGE_ENV = "MFG_DRIFT_MAX_REPORT_AGE_HOURS"
+DEFAULT_MAX_AGE_HOURS = 72.0
+
+Action = Literal["retrain", "same_episode", "cool_down", "clean", "not_usable", "stale"]
 
 
 def retrain_cooldown() -> timedelta:
@@ -47,6 +54,18 @@ def retrain_cooldown() -> timedelta:
     if hours < 0:
         raise ValueError(f"{COOLDOWN_ENV} must be >= 0 (got {hours})")
     return timedelta(hours=hours)
+
+
+def max_report_age() -> timedelta | None:
+    """``MFG_DRIFT_MAX_REPORT_AGE_HOURS`` (default 72; 0 = no limit): drift reports for hours
+    older than this (against the wall clock) never start a retrain - a backfill of old drift
+    reports must not retrain models for days long past."""
+    raw = os.environ.get(MAX_AGE_ENV, "").strip()
+    try:
+        hours = float(raw) if raw else DEFAULT_MAX_AGE_HOURS
+    except ValueError:
+        raise ValueError(f"{MAX_AGE_ENV}={raw!r} is not a number of hours") from None
+    return timedelta(hours=hours) if hours > 0 else None
 
 
 def hour_of(partition_key: str) -> datetime:
@@ -150,9 +169,14 @@ class Decision:
 
 
 def decide(
-    state: EpisodeState, report: DriftObservation, cooldown: timedelta
+    state: EpisodeState,
+    report: DriftObservation,
+    cooldown: timedelta,
+    stale_before: datetime | None = None,
 ) -> tuple[EpisodeState, Decision]:
-    """The new state and the decision for one report (see the module docstring)."""
+    """The new state and the decision for one report (see the module docstring).
+
+    A drifted report for an hour before ``stale_before`` is ``stale``: it changes nothing."""
     state = replace(state, after_storage_id=max(state.after_storage_id, report.storage_id))
     where = f"report {report.partition}"
     if not report.usable:
@@ -163,6 +187,12 @@ def decide(
         cleared = replace(state, episode_id=None, episode_start=None, episode_champion=None)
         return cleared, Decision("clean", f"{where} clean{closed}", report)
     at = hour_of(report.partition)
+    if stale_before is not None and at < stale_before:
+        message = (
+            f"{where} drifted, but is older than {stale_before:%Y-%m-%d %H:%M} "
+            f"({MAX_AGE_ENV}): a backfilled report does not retrain"
+        )
+        return state, Decision("stale", message, report)
     if (
         state.episode_id is not None
         and state.episode_start is not None

@@ -41,6 +41,7 @@ DEFECT_MODEL = "defect_detector"
 FEATURE_WINDOW_HOURS = 24
 MIN_CURRENT_HOURS = 6  # a quarter of the window: fewer hours say more about gaps than drift
 INSPECTION_FALLBACK_DAYS = 7
+_SHARED_KEYS = {"window_start", "window_end", "reference_start", "reference_end", "reference_id"}
 
 
 @dataclass
@@ -189,7 +190,7 @@ def inspection_drift_report(
     }
     for name, result in results.items():
         for key, value in result.as_metadata().items():
-            if not key.startswith(("window_", "reference_")):
+            if key not in _SHARED_KEYS:
                 metadata[f"{name}_{key}"] = value
         metadata[f"{name}_report_uri"] = uris[name]
     status = "ok" if all(r.ok for r in results.values()) else "skipped"

@@ -7,7 +7,9 @@ to a 4xx answer. Everything here is importable and testable without a server:
 * :mod:`.lineage` — the lineage block every answer carries;
 * :mod:`.batching` — the adaptive micro-batcher used by the maintenance service;
 * :mod:`.maintenance` — request/answer schemas, the scorer, machine-id feature lookup, shadow log;
+* :mod:`.maintenance_runtime` — the service assembled from its environment, model reload;
 * :mod:`.defect` — upload limits, image decoding, the detector wrapper;
 * :mod:`.model_store` — importing champions from MLflow into the BentoML model store;
-* :mod:`.build` — ``bentoml build`` for a service folder.
+* :mod:`.build` — ``bentoml build`` for a service folder;
+* :mod:`.tracing` — skipping OpenTelemetry spans that no exporter receives.
 """

@@ -28,6 +28,31 @@ def small_experiment(tmp_path: Path) -> Path:
     return path
 
 
+def small_defect_experiment(tmp_path: Path) -> Path:
+    """The default detector experiment at CI size: 96 images at 64 px, 2 epochs, any mAP."""
+    import yaml
+
+    from mfg_assets.models.config import experiment_path
+
+    config = yaml.safe_load(experiment_path("defect_default").read_text())
+    config["experiment"]["name"] = "defect_demo_test"
+    config["data"].update({"image_size": 64, "max_images": 96})
+    config["training"].update({"epochs": 2, "batch_size": 8})
+    config["training"]["scheduler"]["T_max"] = 2
+    config["promotion"].update({"threshold": 0.0, "champion_margin": 0.0})
+    path = tmp_path / "defect_demo_test.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_headless_demo_runs_the_pipeline_and_exits_zero(tmp_path: Path):
     env = {
@@ -36,9 +61,12 @@ def test_headless_demo_runs_the_pipeline_and_exits_zero(tmp_path: Path):
         "MFG_DEMO_DAYS": "4",
         "MFG_DEMO_MACHINES": "8",
         "MFG_DEMO_EXPERIMENT": str(small_experiment(tmp_path)),
+        "MFG_DEMO_DEFECT_EXPERIMENT": str(small_defect_experiment(tmp_path)),
+        "MFG_DEMO_SERVICE_PORT": str(free_port()),
         "MFG_DATA_DIR": str(tmp_path / "data"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
+    env.pop("BENTOML_HOME", None)
     env.pop("MFG_PARTITIONS_START", None)
     proc = subprocess.run(
         [sys.executable, "-m", "mfg_assets.demo"],
@@ -46,7 +74,7 @@ def test_headless_demo_runs_the_pipeline_and_exits_zero(tmp_path: Path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
@@ -54,6 +82,15 @@ def test_headless_demo_runs_the_pipeline_and_exits_zero(tmp_path: Path):
     assert "machine_hourly_features      96" in out
     assert "maintenance_champion         1" in out
     assert "maintenance_model champion: version 1" in out
+    assert "defect_detector champion: version 1" in out
+    assert "defect_champion              1" in out
+    assert "maintenance_bento            1" in out
+    assert "defect_bento                 1" in out
+    assert "feature_drift_report         3" in out
+    assert "bento maintenance  maintenance:" in out
+    assert "bento defect       defect:" in out
+    assert "'failure_probability':" in out  # the served bento answered for real machines
+    assert "'model_name': 'maintenance_model'" in out
     assert "failed" not in out.split("checks:")[1].split("| stage")[0]
 
     # The runs are recorded in the demo's instance, as the UI will show them.

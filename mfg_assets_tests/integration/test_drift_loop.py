@@ -40,39 +40,50 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
     from mfg_assets.definitions import build_definitions
 
     root = tmp_path_factory.mktemp("drift_loop")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MFG_DATA_DIR", str(root / "data"))
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    mp.setenv("MFG_DRIFT_RETRAIN_COOLDOWN_HOURS", "24")
-    (root / "data").mkdir()
-    url = f"sqlite:///{root / 'data' / 'plant.db'}"  # the embedded default under MFG_DATA_DIR
-    db = seed_small_plant(url, days=CLEAN_DAYS, machines=8, dirt=True)
-    defs = dg.Definitions.merge(
-        build_definitions(),
-        dg.Definitions(
-            jobs=[
-                dg.define_asset_job("labels_job", selection=["failure_labels"]),
-                dg.define_asset_job("drift_report_job", selection=["feature_drift_report"]),
-            ]
-        ),
-    )
-    experiment = experiment_file(root)
-    config = {"ops": {"maintenance_model": {"config": {"experiment": experiment, "epochs": 10}}}}
-    with dg.instance_for_test() as instance:
-        last_clean_hour = T - timedelta(hours=1)
-        hourly = run_job(defs, "hourly_plant_job", instance, tags=ranged(EPOCH, last_clean_hour))
-        assert hourly.success
-        labelled = run_job(
-            defs, "labels_job", instance, tags=ranged(EPOCH, last_clean_hour - timedelta(hours=24))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MFG_DATA_DIR", str(root / "data"))
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mp.setenv("MFG_DRIFT_RETRAIN_COOLDOWN_HOURS", "24")
+        mp.setenv("MFG_DRIFT_MAX_REPORT_AGE_HOURS", "0")  # November 2026 is a replay
+        (root / "data").mkdir()
+        url = f"sqlite:///{root / 'data' / 'plant.db'}"  # the embedded default under MFG_DATA_DIR
+        db = seed_small_plant(url, days=CLEAN_DAYS, machines=8, dirt=True)
+        defs = dg.Definitions.merge(
+            build_definitions(),
+            dg.Definitions(
+                jobs=[
+                    dg.define_asset_job("labels_job", selection=["failure_labels"]),
+                    dg.define_asset_job("drift_report_job", selection=["feature_drift_report"]),
+                ]
+            ),
         )
-        assert labelled.success
-        model_day = (T - timedelta(days=1)).strftime("%Y-%m-%d")
-        first = run_job(
-            defs, "maintenance_training_job", instance, partition_key=model_day, run_config=config
-        )
-        assert first.success, [e.message for e in first.all_events if e.is_failure]
-        yield {"root": root, "db": db, "defs": defs, "instance": instance, "config": config}
-    mp.undo()
+        experiment = experiment_file(root)
+        config = {
+            "ops": {"maintenance_model": {"config": {"experiment": experiment, "epochs": 10}}}
+        }
+        with dg.instance_for_test() as instance:
+            last_clean_hour = T - timedelta(hours=1)
+            hourly = run_job(
+                defs, "hourly_plant_job", instance, tags=ranged(EPOCH, last_clean_hour)
+            )
+            assert hourly.success
+            labelled = run_job(
+                defs,
+                "labels_job",
+                instance,
+                tags=ranged(EPOCH, last_clean_hour - timedelta(hours=24)),
+            )
+            assert labelled.success
+            model_day = (T - timedelta(days=1)).strftime("%Y-%m-%d")
+            first = run_job(
+                defs,
+                "maintenance_training_job",
+                instance,
+                partition_key=model_day,
+                run_config=config,
+            )
+            assert first.success, [e.message for e in first.all_events if e.is_failure]
+            yield {"root": root, "db": db, "defs": defs, "instance": instance, "config": config}
 
 
 def test_sensor_offset_is_detected_and_retrains(loop) -> None:
@@ -214,6 +225,9 @@ def test_model_performance_and_inspection_drift(loop) -> None:
     inspection = meta["inspection_drift_report"]
     assert inspection["status"] == "ok", inspection.get("skip_reason")
     assert inspection["reference_id"].startswith("previous 7 days")  # no defect champion yet
+    assert inspection["reference_hours"] == 168
+    assert inspection["reference_hours_missing"] == 144  # the plant starts a day before
+    assert inspection["image_stats_current_rows"] == inspection["image_stats_reference_rows"] == 300
     assert inspection["defect_mix_dataset_drift"] is False
     assert inspection["image_stats_dataset_drift"] is False
     assert Path(inspection["image_stats_uri"]).is_file()

@@ -7,11 +7,13 @@ import dagster as dg
 import pytest
 
 from mfg_assets.defs.drift_sensor import FEATURE_DRIFT_REPORT, drift_retraining_sensor
-from mfg_assets.monitoring.episodes import COOLDOWN_ENV
+from mfg_assets.monitoring.episodes import COOLDOWN_ENV, MAX_AGE_ENV
 
 
 @pytest.fixture()
-def instance():
+def instance(monkeypatch: pytest.MonkeyPatch):
+    # the reports below are for November 2026: replays, so no wall-clock age limit
+    monkeypatch.setenv(MAX_AGE_ENV, "0")
     with dg.instance_for_test() as instance:
         yield instance
 
@@ -89,6 +91,20 @@ def test_one_episode_one_run_then_cool_down_then_a_new_episode(instance, monkeyp
     drifted(instance, "2026-11-05-16:00")
     later = tick(instance, same.cursor)
     assert [r.run_key for r in later.run_requests] == ["drift-retrain:v1-2026-11-05-15:00"]
+
+
+def test_backfilled_old_drift_never_retrains(instance, monkeypatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.delenv(MAX_AGE_ENV)  # the default: 72 h
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    drifted(instance, (now - timedelta(days=20)).strftime("%Y-%m-%d-%H:00"))
+    old = tick(instance, None)
+    assert not old.run_requests and "a backfilled report does not retrain" in (
+        old.skip_reason.skip_message
+    )
+    drifted(instance, (now - timedelta(hours=2)).strftime("%Y-%m-%d-%H:00"))
+    assert len(tick(instance, old.cursor).run_requests) == 1
 
 
 def test_clean_report_is_a_skip_reason(instance) -> None:

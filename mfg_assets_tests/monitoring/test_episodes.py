@@ -77,6 +77,18 @@ def test_a_new_champion_opens_a_new_episode_only_after_the_cool_down() -> None:
     assert actions == ["retrain", "cool_down", "retrain"]
 
 
+def test_stale_reports_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mfg_assets.monitoring.episodes import MAX_AGE_ENV, max_report_age
+
+    cutoff = datetime(2026, 11, 5, 6, tzinfo=UTC)
+    state, decision = decide(EpisodeState(), report(1, "2026-11-05-04:00", True), COOLDOWN, cutoff)
+    assert decision.action == "stale" and state.episode_id is None and state.after_storage_id == 1
+    assert decide(state, report(2, "2026-11-05-06:00", True), COOLDOWN, cutoff)[1].retrain
+    assert max_report_age() == timedelta(hours=72)
+    monkeypatch.setenv(MAX_AGE_ENV, "0")
+    assert max_report_age() is None
+
+
 def test_unusable_reports_change_nothing_and_say_why() -> None:
     state, _ = replay([report(1, "2026-11-05-04:00", True)])
     skipped = DriftObservation.from_metadata(

@@ -259,3 +259,23 @@ def test_serving_modules_and_code_location_import_light() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("env", "suppressed"), [({}, True), ({"MFG_SERVING_TRACING": "1"}, False)])
+def test_http_spans_are_skipped_only_when_nothing_exports_them(env, suppressed) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from mfg_assets.serving.tracing import suppress_unexported_http_spans\n"
+        "from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled\n"
+        "done = suppress_unexported_http_spans()\n"
+        "print(done, is_http_instrumentation_enabled())\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "MFG_SERVING_TRACING"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **env}
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [str(suppressed), str(not suppressed)]
