@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MFG_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo demo-headless test lint bench lock clean
+.PHONY: demo demo-headless test system-packages lint bench lock clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,12 +28,22 @@ demo-headless: $(VENV)/.installed
 	MFG_DEMO_HEADLESS=1 $(PY) -m mfg_assets.demo
 
 ## The whole test suite (unit, integration on PostgreSQL/Redis, end-to-end).
-test: $(VENV)/.installed
+test: $(VENV)/.installed system-packages
 	$(PY) -m pytest
 
+## Debian packages the tests drive, installed once (root, as on CI): headless Chromium for
+## the UI browser test (`playwright install` cannot download browsers here) and Compose v1,
+## which validates deploy/compose.yaml offline (that test skips with a reason without it).
+system-packages:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	@command -v docker-compose >/dev/null 2>&1 || { { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose; } || \
+	  echo "docker-compose not installed: the compose config test will skip"; }
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check mfg_assets mfg_assets_tests bench
-	$(VENV)/bin/ruff format --check mfg_assets mfg_assets_tests bench
+	$(VENV)/bin/ruff check mfg_assets mfg_assets_tests bench bentos
+	$(VENV)/bin/ruff format --check mfg_assets mfg_assets_tests bench bentos
 
 bench: $(VENV)/.installed
 	$(PY) bench/feature_etl.py

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="mfg_tests_"))
 os.environ["MFG_DATA_DIR"] = str(_SESSION_DIR / "data")
@@ -19,3 +22,18 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_SESSION_DIR / 'mlflow.db'}"
 
 pytest_plugins = ["mfg_assets_tests.fixtures.services", "mfg_assets_tests.fixtures.s3"]
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_dagster_state_storage() -> Iterator[None]:
+    """Each test starts with no Dagster defs-state storage in context.
+
+    Dagster enters an ephemeral instance for contexts built without one and does not always
+    exit it, which leaves that instance's storage in a ContextVar; once the instance is garbage
+    collected, loading any ``Definitions`` in a later test fails with "Attempted to resolve
+    undefined DagsterInstance weakref" (seen in the full suite, depending on GC timing).
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield

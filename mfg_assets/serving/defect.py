@@ -42,9 +42,22 @@ def max_upload_bytes() -> int:
 # --------------------------------------------------------------------------- validate input
 
 
+_SIGNATURES: dict[str, bytes] = {"PNG": b"\x89PNG\r\n\x1a\n", "JPEG": b"\xff\xd8\xff"}
+
+
+def _sniff(data: bytes) -> str | None:
+    """The accepted format whose signature ``data`` starts with (None: not an accepted image)."""
+    return next((fmt for fmt, sig in _SIGNATURES.items() if data.startswith(sig)), None)
+
+
 def read_upload(data: bytes, limit: int | None = None) -> np.ndarray:
-    """The uploaded bytes as an H × W × 3 uint8 RGB array, or a 4xx :class:`RequestError`."""
-    from PIL import Image, UnidentifiedImageError
+    """The uploaded bytes as an H × W × 3 uint8 RGB array, or a 4xx :class:`RequestError`.
+
+    The format is told from the file's signature and decoded by that Pillow plugin directly,
+    not through ``Image.open``: importing Ultralytics patches ``Image.open`` to pip-install a
+    HEIF plugin whenever Pillow cannot identify a file, which offline turns a bad upload into
+    an import error (a 5xx) instead of a 415."""
+    from PIL import JpegImagePlugin, PngImagePlugin
 
     limit = max_upload_bytes() if limit is None else limit
     if len(data) > limit:
@@ -54,24 +67,21 @@ def read_upload(data: bytes, limit: int | None = None) -> np.ndarray:
         )
     if not data:
         raise RequestError("image is empty (0 bytes)")
+    fmt = _sniff(data)
+    if fmt is None or fmt not in ALLOWED_FORMATS:
+        raise UnsupportedMediaError(
+            f"upload is not a {' or '.join(ALLOWED_FORMATS)} image (could not identify it)"
+        )
+    decoder = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile}[fmt]
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt = image.format
-            if fmt not in ALLOWED_FORMATS:
-                raise UnsupportedMediaError(
-                    f"image format {fmt} is not accepted; send {' or '.join(ALLOWED_FORMATS)}"
-                )
+        with decoder(io.BytesIO(data)) as image:
             width, height = image.size
             if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
                 raise RequestError(
                     f"image is {width}x{height} px; each side must be {MIN_SIDE}..{MAX_SIDE} px"
                 )
             return np.asarray(image.convert("RGB"))
-    except UnidentifiedImageError as exc:
-        raise UnsupportedMediaError(
-            f"upload is not a {' or '.join(ALLOWED_FORMATS)} image (could not identify it)"
-        ) from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt file
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated or corrupt file
         if isinstance(exc, RequestError):
             raise
         raise RequestError(f"image could not be decoded: {exc}") from exc

@@ -130,10 +130,15 @@ def test_skipped_or_broken_reports_never_start_a_run(instance) -> None:
     assert "report status 'missing'" in message
 
 
-def test_real_report_materialization_without_champion_is_harmless(instance, tmp_path) -> None:
+def test_real_report_materialization_without_champion_is_harmless(
+    instance, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Materialize feature_drift_report itself on a plant with no champion yet."""
     from mfg_assets.defs.monitoring import feature_drift_report
     from mfg_assets_tests.integration.plant_fixtures import plant_assets, resources
+
+    # a registry of its own: the session's store holds other tests' champions
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
     result = dg.materialize(
         [feature_drift_report, *plant_assets()],
