@@ -163,49 +163,38 @@ def build_feature_store_and_labels(plan: DemoPlan) -> list[Any]:
     return results
 
 
-def train_maintenance_model(plan: DemoPlan) -> Any:
-    """Today's training set → model → evaluation (promotion gate) → champion."""
+def run_training_job(plan: DemoPlan, job_name: str, experiment: str, ops: list[str]) -> Any:
+    """One training job for today's partition, ``experiment`` given to each op in ``ops``."""
     import dagster as dg
 
     from mfg_assets.definitions import defs
 
-    job = defs.resolve_job_def("maintenance_training_job")
-    experiment = os.environ.get("MFG_DEMO_EXPERIMENT", "maintenance_default")
+    job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(
             instance=instance,
             partition_key=plan.end.strftime("%Y-%m-%d"),
             run_config={
                 **QUIET,
-                "ops": {"maintenance_model": {"config": {"experiment": experiment}}},
+                "ops": {op: {"config": {"experiment": experiment}} for op in ops},
             },
             tags={"mfg/trigger": "demo", "mfg/kind": "training"},
             raise_on_error=False,
         )
+
+
+def train_maintenance_model(plan: DemoPlan) -> Any:
+    """Today's training set → model → evaluation (promotion gate) → champion → bento."""
+    experiment = os.environ.get("MFG_DEMO_EXPERIMENT", "maintenance_default")
+    return run_training_job(plan, "maintenance_training_job", experiment, ["maintenance_model"])
 
 
 def train_defect_detector(plan: DemoPlan) -> Any:
     """Today's YOLO dataset → detector (+ ONNX export) → evaluation (gate) → champion → bento."""
-    import dagster as dg
-
-    from mfg_assets.definitions import defs
-
-    job = defs.resolve_job_def("defect_training_job")
     experiment = os.environ.get("MFG_DEMO_DEFECT_EXPERIMENT", "defect_default")
-    with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(
-            instance=instance,
-            partition_key=plan.end.strftime("%Y-%m-%d"),
-            run_config={
-                **QUIET,
-                "ops": {
-                    "defect_dataset": {"config": {"experiment": experiment}},
-                    "defect_detector": {"config": {"experiment": experiment}},
-                },
-            },
-            tags={"mfg/trigger": "demo", "mfg/kind": "training"},
-            raise_on_error=False,
-        )
+    return run_training_job(
+        plan, "defect_training_job", experiment, ["defect_dataset", "defect_detector"]
+    )
 
 
 def monitoring_reports(plan: DemoPlan) -> list[Any]:

@@ -154,11 +154,15 @@ def test_shadow_log_has_champion_and_challenger(maintenance_server, serving_home
     before = len(log.read())
     with maintenance_server.client() as client:
         answer = client.post("/predict", json={"machine_ids": ["M002"]}).json()
+    # shadow records are written after the answer, so earlier tests' records may still be
+    # arriving: wait for this request's own record
     deadline = time.monotonic() + 10
-    while len(log.read()) == before and time.monotonic() < deadline:
+    ours: list[dict] = []
+    while not ours and time.monotonic() < deadline:
+        ours = [r for r in log.read()[before:] if r.get("machine_id") == "M002"]
         time.sleep(0.1)
-    record = log.read()[-1]
-    assert record["machine_id"] == "M002"
+    assert ours, "no shadow record for M002"
+    record = ours[-1]
     assert (record["champion_version"], record["challenger_version"]) == (1, 2)
     assert record["champion_probability"] == answer["predictions"][0]["failure_probability"]
     assert 0.0 <= record["challenger_probability"] <= 1.0
