@@ -22,6 +22,7 @@ from mfg_assets.defs.model_lifecycle import (
     image_markdown,
     load_experiment_config,
     promotion_gate_spec,
+    trained_metadata,
 )
 from mfg_assets.defs.partitions import daily_partitions, trailing_window_input
 from mfg_assets.settings import data_dir, training_window_days
@@ -198,23 +199,17 @@ def defect_detector(
     )
     return dg.Output(
         trained.as_dict(),
-        metadata={
-            "model_version": trained.version,
-            "mlflow_run_id": trained.run_id,
-            "experiment": trained.experiment,
-            "image_size": trained.image_size,
-            "export_artifact": trained.export_artifact,
-            "best_epoch": trained.best_epoch or 0,
-            "epochs_run": trained.epochs_run,
-            "stopped_early": trained.stopped_early,
-            "training_seconds": round(trained.seconds, 2),
-            "training_images": dataset.images["train"],
+        metadata=trained_metadata(
+            trained,
+            image_size=trained.image_size,
+            export_artifact=trained.export_artifact,
+            training_images=dataset.images["train"],
             **{
                 f"val_{k}": v
                 for k, v in trained.validation_metrics.items()
                 if k in ("map50", "map50_95", "precision", "recall")
             },
-        },
+        ),
     )
 
 

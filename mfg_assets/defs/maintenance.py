@@ -18,6 +18,7 @@ from mfg_assets.defs.model_lifecycle import (
     evaluation_outputs,
     load_experiment_config,
     promotion_gate_spec,
+    trained_metadata,
 )
 from mfg_assets.defs.partitions import daily_partitions
 from mfg_assets.settings import data_dir
@@ -87,18 +88,12 @@ def maintenance_model(
     )
     return dg.Output(
         trained.as_dict(),
-        metadata={
-            "model_version": trained.version,
-            "mlflow_run_id": trained.run_id,
-            "experiment": trained.experiment,
-            "threshold": trained.threshold,
-            "best_epoch": trained.best_epoch,
-            "epochs_run": trained.epochs_run,
-            "stopped_early": trained.stopped_early,
-            "training_seconds": round(trained.seconds, 2),
-            "training_rows": maintenance_training_set.height,
+        metadata=trained_metadata(
+            trained,
+            threshold=trained.threshold,
+            training_rows=maintenance_training_set.height,
             **{f"val_{k}": v for k, v in trained.validation_metrics.items()},
-        },
+        ),
     )
 
 

@@ -165,3 +165,17 @@ def evaluation_outputs(
         },
     )
     yield promotion_gate_result(evaluation.decision, promotion)
+
+
+def trained_metadata(trained: Any, **extra: Any) -> dict[str, Any]:
+    """What every training asset records about its registered challenger, plus ``extra``."""
+    return {
+        "model_version": trained.version,
+        "mlflow_run_id": trained.run_id,
+        "experiment": trained.experiment,
+        "best_epoch": trained.best_epoch or 0,
+        "epochs_run": trained.epochs_run,
+        "stopped_early": trained.stopped_early,
+        "training_seconds": round(trained.seconds, 2),
+        **extra,
+    }

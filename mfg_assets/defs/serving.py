@@ -8,8 +8,7 @@ domain code is :mod:`mfg_assets.serving.model_store` and :mod:`mfg_assets.servin
 (No ``from __future__ import annotations``: Dagster reads the annotations at definition time.)
 """
 
-import tempfile
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -42,8 +41,20 @@ def _bento_metadata(imported: Any, built: Any, service: str) -> dict[str, Any]:
     }
 
 
-def _failure(exc: Exception) -> dg.Failure:
-    return dg.Failure(str(exc))
+def _build_service(
+    context: dg.AssetExecutionContext, service: str, import_champion: Callable[[], Any]
+) -> dg.MaterializeResult:
+    """Import the champion into the model store, ``bentoml build`` the service pinned to it."""
+    from mfg_assets.models.registry import RegistryError
+    from mfg_assets.serving.build import BentoBuildError, build_bento
+
+    try:
+        imported = import_champion()
+        built = build_bento(service, imported.tag)
+    except (RegistryError, BentoBuildError) as exc:
+        raise dg.Failure(str(exc)) from exc
+    context.log.info(f"built {built.tag} ({built.size_mb} MB) with {imported.tag}")
+    return dg.MaterializeResult(metadata=_bento_metadata(imported, built, service))
 
 
 @dg.asset(
@@ -57,17 +68,9 @@ def _failure(exc: Exception) -> dg.Failure:
     "with its version, run id, metrics and training window.",
 )
 def maintenance_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from mfg_assets.models.registry import RegistryError
-    from mfg_assets.serving.build import BentoBuildError, build_bento
     from mfg_assets.serving.model_store import import_maintenance_model
 
-    try:
-        imported = import_maintenance_model()
-        built = build_bento("maintenance", imported.tag)
-    except (RegistryError, BentoBuildError) as exc:
-        raise _failure(exc) from exc
-    context.log.info(f"built {built.tag} ({built.size_mb} MB) with {imported.tag}")
-    return dg.MaterializeResult(metadata=_bento_metadata(imported, built, "maintenance"))
+    return _build_service(context, "maintenance", import_maintenance_model)
 
 
 @dg.asset(
@@ -81,31 +84,9 @@ def maintenance_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     "`defect_detector:v<N>` with its version, run id, test metrics and training window.",
 )
 def defect_bento(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    from mfg_assets.models.defect.workflow import download_champion_export
-    from mfg_assets.models.registry import ModelRegistry, RegistryError
-    from mfg_assets.serving.build import BentoBuildError, build_bento
-    from mfg_assets.serving.model_store import import_detector_file
+    from mfg_assets.serving.model_store import import_defect_champion
 
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            export = download_champion_export(Path(tmp))
-            tags = ModelRegistry().version_info(export.model_name, export.version)["tags"]
-            imported = import_detector_file(
-                export.path,
-                version=export.version,
-                run_id=export.run_id,
-                classes=list(export.classes),
-                image_size=export.image_size,
-                metrics=export.metrics,
-                training_window=export.training_window,
-                model_name=export.model_name,
-                dagster_run_id=tags.get("dagster_run_id"),  # the training run
-            )
-        built = build_bento("defect", imported.tag)
-    except (RegistryError, BentoBuildError) as exc:
-        raise _failure(exc) from exc
-    context.log.info(f"built {built.tag} ({built.size_mb} MB) with {imported.tag}")
-    return dg.MaterializeResult(metadata=_bento_metadata(imported, built, "defect"))
+    return _build_service(context, "defect", import_defect_champion)
 
 
 serving_assets = [maintenance_bento, defect_bento]

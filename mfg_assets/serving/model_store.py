@@ -176,6 +176,31 @@ def import_detector_file(
     )
 
 
+def import_defect_champion(alias: str = CHAMPION, home: Path | None = None) -> ImportedModel:
+    """Import the ONNX export of the ``defect_detector`` version ``alias`` points to, with the
+    training run's Dagster run id (RegistryError when there is no such version or export)."""
+    import tempfile
+
+    from mfg_assets.models.defect.workflow import download_champion_export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export = download_champion_export(Path(tmp), alias=alias)
+        tags = ModelRegistry().version_info(export.model_name, export.version)["tags"]
+        return import_detector_file(
+            export.path,
+            version=export.version,
+            run_id=export.run_id,
+            classes=list(export.classes),
+            image_size=export.image_size,
+            metrics=export.metrics,
+            training_window=export.training_window,
+            alias=alias,
+            model_name=export.model_name,
+            dagster_run_id=tags.get("dagster_run_id"),  # the training run
+            home=home,
+        )
+
+
 def _create(store: Any, tag: str, metadata: dict[str, Any], write: Any) -> ImportedModel:
     import bentoml
 
