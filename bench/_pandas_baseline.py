@@ -1,12 +1,14 @@
 """A straightforward pandas implementation of the seed's transform, as the benchmark baseline.
 
-Same steps as ``mfg_assets.features.pipeline.build_features``: triage, IQR bounds from the
-reference window, clip, pivot, interpolate per machine, hourly aggregates, inspection join.
+Same steps as ``mfg_assets.features.pipeline.build_features``: triage, Hampel spike filter
+(centred rolling median / MAD per machine-sensor), pivot, interpolate per machine, hourly
+aggregates, inspection join — written the straightforward way (``map(lambda)``,
+``groupby().transform(lambda)``, ``groupby().apply``), as the slow reference point.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,8 @@ def build_features_pandas(
     known_machines: list[str],
     start: datetime,
     end: datetime,
-    k: float = 3.0,
+    window: int = 11,
+    threshold: float = 8.0,
 ) -> pd.DataFrame:
     df = readings.copy()
     ranges = {s.name: (s.physical_min, s.physical_max) for s in SENSORS}
@@ -36,14 +39,19 @@ def build_features_pandas(
     df = df[usable]
     df = df[~df.duplicated(["ts", "machine_id", "sensor_type"], keep="first")]
 
-    reference = df[df["ts"] < start]
-    current = df[(df["ts"] >= start) & (df["ts"] < end)].copy()
-    q = reference.groupby(["machine_id", "sensor_type"])["value"].quantile([0.25, 0.75]).unstack()
-    q.columns = ["q1", "q3"]
-    q["lower"] = q["q1"] - k * (q["q3"] - q["q1"])
-    q["upper"] = q["q3"] + k * (q["q3"] - q["q1"])
-    current = current.join(q[["lower", "upper"]], on=["machine_id", "sensor_type"])
-    current["value"] = current["value"].clip(current["lower"], current["upper"])
+    df = df[(df["ts"] >= start - timedelta(minutes=5)) & (df["ts"] < end)]
+    df = df.sort_values(["machine_id", "sensor_type", "ts"])
+    df["median"] = df.groupby(["machine_id", "sensor_type"])["value"].transform(
+        lambda s: s.rolling(window, center=True, min_periods=5).median()
+    )
+    df["residual"] = (df["value"] - df["median"]).abs()
+    df["hour"] = df["ts"].dt.floor("h")
+    df["scale"] = df.groupby(["machine_id", "sensor_type", "hour"])["residual"].transform(
+        lambda r: 1.4826 * r.median()
+    )
+    floor = 1e-6 * df["median"].abs() + 1e-9
+    spike = df["residual"] > threshold * np.maximum(df["scale"], floor)
+    current = df[~spike & (df["ts"] >= start)].copy()
 
     wide = current.pivot_table(
         index=["machine_id", "ts"], columns="sensor_type", values="value", aggfunc="first"

@@ -1,7 +1,7 @@
 """Benchmark: seed 30 days × 20 machines, then backfill every hourly partition of ingestion +
 features, wall time split by stage; compared with one-run-per-partition on a sample.
 
-    .venv/bin/python bench/backfill.py [--days 30] [--machines 20] [--sample 12]
+    .venv/bin/python bench/backfill.py [--days 30] [--machines 20] [--sample 12] [--smoke]
 
 Runs everything in a temporary directory with a temporary Dagster instance.
 """
@@ -17,6 +17,8 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from _smoke import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "%Y-%m-%d-%H:%M"
@@ -42,7 +44,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--machines", type=int, default=20)
     parser.add_argument("--sample", type=int, default=12, help="single-partition runs to time")
-    args = parser.parse_args()
+    args = parse_args(parser, days=1, machines=2, sample=1)
 
     tmp = Path(tempfile.mkdtemp(prefix="mfg_bench_backfill_"))
     end = datetime(2026, 11, 20, tzinfo=UTC)

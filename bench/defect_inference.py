@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _smoke import parse_args  # noqa: E402
+
 
 def _throwaway_weights(work: Path, architecture: str, imgsz: int) -> Path:
     from mfg_assets.models.defect.dataset import build_yolo_dataset, sample_inspections
@@ -59,7 +61,7 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--work-dir", type=Path)
-    args = parser.parse_args()
+    args = parse_args(parser, imgsz=64, iters=1, threads=1)
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="defect_bench_"))
     os.environ.setdefault("MFG_DATA_DIR", str(work / "data"))

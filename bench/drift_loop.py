@@ -44,6 +44,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _smoke import parse_args  # noqa: E402
+
 from mfg_assets.features.labels import LABEL_COLUMN, failure_labels  # noqa: E402
 from mfg_assets.features.pipeline import build_features  # noqa: E402
 from mfg_assets.features.schema import feature_columns  # noqa: E402
@@ -279,14 +281,31 @@ def main() -> None:
     parser.add_argument("--start-hour", type=int, default=6, help="scenario start hour of day")
     parser.add_argument("--scenarios", default="sensor_offset,supplier_change,fast_wear")
     parser.add_argument("--experiment", default="maintenance_default")
-    args = parser.parse_args()
+    parser.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    parser.add_argument(
+        "--watch-hours", type=int, default=None, help="report only the first N hours of each run"
+    )
+    args = parse_args(
+        parser,
+        machines=3,
+        sample_interval=120,
+        train_days=2,
+        clean_days=1,
+        post_days=1,
+        window_days=3,
+        scenarios="sensor_offset",
+        epochs=2,
+        watch_hours=8,
+    )
 
-    from mfg_assets.models.config import load_experiment
-    from mfg_assets.monitoring.drift import _import_evidently
+    from mfg_assets.models.config import apply_overrides, load_experiment
+    from mfg_assets.monitoring.drift import import_evidently
 
     config = load_experiment(args.experiment)
+    if args.epochs is not None:
+        config = apply_overrides(config, {"training.epochs": args.epochs})
     began = time.perf_counter()
-    _import_evidently()
+    import_evidently()
     import_s = time.perf_counter() - began
     base = PlantConfig(
         machines=args.machines,
@@ -315,11 +334,11 @@ def main() -> None:
     print(f"champion v1 on {split.height:,} rows ({train_s:.0f} s)", flush=True)
 
     outcomes = []
-    watch = [watch_start + i * HOUR for i in range(args.clean_days * 24)]
+    watch = [watch_start + i * HOUR for i in range(args.clean_days * 24)][: args.watch_hours]
     outcomes.append(
         run_loop("clean", clean["features"], clean["events"], v1, watch, args, config, None, None)
     )
-    post_hours = [change_day + i * HOUR for i in range(args.post_days * 24)]
+    post_hours = [change_day + i * HOUR for i in range(args.post_days * 24)][: args.watch_hours]
     eval_day = change_day + (args.post_days - 1) * DAY
     outcomes.append(
         run_loop(

@@ -3,6 +3,7 @@ Evidently out of the box vs the fast path of ``mfg_assets.monitoring.drift``, an
 the fast path with the full computation on the plant simulator's scenarios.
 
     .venv/bin/python bench/drift_report.py [--reps 3] [--skip-scale] [--skip-scenarios]
+    .venv/bin/python bench/drift_report.py --smoke   # a tiny run of every step (tests)
 
 Scale: 24,000 current rows (1,000 machines x 24 h) x 30 sensor statistics against a 7-day
 reference of 168,000 rows. Synthetic but feature-like: each machine has its own level per sensor,
@@ -44,6 +45,8 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _smoke import parse_args  # noqa: E402
 
 from mfg_assets.features.schema import SENSOR_STATS, sensor_feature_columns  # noqa: E402
 from mfg_assets.plant.catalog import SENSORS  # noqa: E402
@@ -119,10 +122,13 @@ def timed_cpu(fn):
 
 def score_gap(a: dict[str, float], b: dict[str, float], threshold: float) -> tuple[float, float]:
     """Largest |score difference| over all columns, and over those within 2x the threshold of
-    the first (the only ones whose verdict a difference could flip)."""
+    the first (the only ones whose verdict a difference could flip). Both must score the same
+    columns: comparing a 30-column report with a 25-column one is a bench bug."""
+    if a.keys() != b.keys():
+        raise ValueError(f"reports score different columns: {sorted(a.keys() ^ b.keys())}")
     gaps = {c: abs(a[c] - b[c]) for c in a}
     near = [gaps[c] for c in a if a[c] < 2 * threshold]
-    return max(gaps.values()), max(near, default=0.0)
+    return max(gaps.values(), default=0.0), max(near, default=0.0)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -135,24 +141,24 @@ def flagged(columns: list[str]) -> str:
     return ", ".join(columns) if columns else "-"
 
 
-def bench_scale(reps: int, out_dir: Path, results: dict) -> None:
+def bench_scale(reps: int, out_dir: Path, results: dict, machines: int = 1000) -> None:
     from mfg_assets.monitoring.drift import (
         DriftConfig,
-        _column_verdicts,
-        _import_evidently,
         compute_feature_drift,
+        import_evidently,
         prepare_reference,
     )
+    from mfg_assets.monitoring.drift.evidently_report import column_verdicts
 
-    import_s, _ = timed(_import_evidently)
+    import_s, _ = timed(import_evidently)
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
     columns = sensor_feature_columns()
-    reference = plant_features(1000, 168, seed=1)
+    reference = plant_features(machines, 168, seed=1)
     currents = {
-        "clean": plant_features(1000, 24, seed=2),
-        "shifted": plant_features(1000, 24, seed=3, temperature_offset=2.0, pressure_noise=1.6),
+        "clean": plant_features(machines, 24, seed=2),
+        "shifted": plant_features(machines, 24, seed=3, temperature_offset=2.0, pressure_noise=1.6),
     }
     print(
         f"reference {reference.height:,} x {len(columns)}, current "
@@ -161,7 +167,7 @@ def bench_scale(reps: int, out_dir: Path, results: dict) -> None:
     ref_pd = reference.select(columns).to_pandas()
     cur_pd = {k: v.select(columns).to_pandas() for k, v in currents.items()}
     # warm-up (plotly/pydantic first-use costs), not counted for any variant
-    compute_feature_drift(currents["clean"].head(500), reference.head(2000))
+    compute_feature_drift(currents["clean"].head(500), reference.head(2000), columns)
 
     prepare_s, prepared = timed(lambda: prepare_reference(reference, columns, DriftConfig()))
     html = out_dir / "report.html"
@@ -175,17 +181,19 @@ def bench_scale(reps: int, out_dir: Path, results: dict) -> None:
             compute_feature_drift(currents[c], reference, columns, DriftConfig.full()).snapshot
         ),
         "fast (sampling included)": lambda c: (
-            compute_feature_drift(currents[c], reference).snapshot
+            compute_feature_drift(currents[c], reference, columns).snapshot
         ),
-        "fast, cached reference": lambda c: compute_feature_drift(currents[c], prepared).snapshot,
+        "fast, cached reference": lambda c: (
+            compute_feature_drift(currents[c], prepared, columns).snapshot
+        ),
         "fast, cached reference, widgets for all 30 columns": lambda c: (
             compute_feature_drift(
-                currents[c], prepared, config=DriftConfig(report_columns="all")
+                currents[c], prepared, columns, DriftConfig(report_columns="all")
             ).snapshot
         ),
         "fast, cached reference, + DriftedColumnsCount": lambda c: (
             compute_feature_drift(
-                currents[c], prepared, config=DriftConfig(dataset_summary=True)
+                currents[c], prepared, columns, DriftConfig(dataset_summary=True)
             ).snapshot
         ),
     }
@@ -225,7 +233,8 @@ def bench_scale(reps: int, out_dir: Path, results: dict) -> None:
         )
     print()
     print(
-        f"Drift report (computation + HTML), 24,000 x 30 vs 168,000 x 30, best of {reps} "
+        f"Drift report (computation + HTML), {currents['shifted'].height:,} x {len(columns)} vs "
+        f"{reference.height:,} x {len(columns)}, best of {reps} "
         f"(median); load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs"
     )
     header = [
@@ -256,9 +265,9 @@ def bench_scale(reps: int, out_dir: Path, results: dict) -> None:
     rows = []
     for current in currents:
         oob = Report([DataDriftPreset()], include_tests=True).run(cur_pd[current], ref_pd)
-        oob_flags = [c.column for c in _column_verdicts(oob, columns) if c.drifted]
+        oob_flags = [c.column for c in column_verdicts(oob, columns) if c.drifted]
         full = compute_feature_drift(currents[current], reference, columns, DriftConfig.full())
-        fast = compute_feature_drift(currents[current], prepared)
+        fast = compute_feature_drift(currents[current], prepared, columns)
         gap, near = score_gap(full.scores, fast.scores, 0.3)
         rows.append(
             [
@@ -288,7 +297,12 @@ def bench_scale(reps: int, out_dir: Path, results: dict) -> None:
     results["scale_detection"] = rows
 
 
-def scenario_features(machines: int, days: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+SCENARIOS = ("sensor_offset", "supplier_change", "fast_wear")
+
+
+def scenario_features(
+    machines: int, days: int, scenarios: tuple[str, ...] = SCENARIOS
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Reference (``days`` clean days) and the first 24 h of each scenario (and of no scenario)."""
     from mfg_assets.features.pipeline import build_features
     from mfg_assets.plant.config import PlantConfig
@@ -311,16 +325,18 @@ def scenario_features(machines: int, days: int) -> tuple[pl.DataFrame, dict[str,
 
     reference = features(base, epoch, start)
     currents = {"clean": features(base, start, start + timedelta(days=1))}
-    for name in ("sensor_offset", "supplier_change", "fast_wear"):
+    for name in scenarios:
         config = base.with_scenario(scenario_spec(name, start))
         currents[name] = features(config, start, start + timedelta(days=1))
     return reference, currents
 
 
-def bench_scenarios(machines: int, days: int, out_dir: Path, results: dict) -> None:
+def bench_scenarios(
+    machines: int, days: int, out_dir: Path, results: dict, scenarios: tuple[str, ...] = SCENARIOS
+) -> None:
     from mfg_assets.monitoring.drift import DriftConfig, compute_feature_drift
 
-    elapsed, (reference, currents) = timed(lambda: scenario_features(machines, days))
+    elapsed, (reference, currents) = timed(lambda: scenario_features(machines, days, scenarios))
     print(
         f"\nsimulated {machines} machines: reference {reference.height:,} rows ({days} days), "
         f"current ~{currents['clean'].height:,} rows (24 h) in {elapsed:.1f} s"
@@ -379,16 +395,20 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7, help="scenario reference days")
     parser.add_argument("--out", type=Path, help="folder for the HTML reports (default: temp)")
     parser.add_argument("--json", type=Path, help="write the measurements here")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--scale-machines", type=int, default=1000, help="plant size of the scale part"
+    )
+    args = parse_args(parser, reps=1, scale_machines=5, machines=5, days=1)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = args.out or Path(tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
         if not args.skip_scale:
-            bench_scale(args.reps, out_dir, results)
+            bench_scale(args.reps, out_dir, results, args.scale_machines)
         if not args.skip_scenarios:
-            bench_scenarios(args.machines, args.days, out_dir, results)
+            scenarios = SCENARIOS[:1] if args.smoke else SCENARIOS
+            bench_scenarios(args.machines, args.days, out_dir, results, scenarios)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 

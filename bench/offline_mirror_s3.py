@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _smoke import parse_args  # noqa: E402
 from online_features import FeatureGenerator  # noqa: E402
 
 FIRST_HOUR = datetime(2026, 11, 1, tzinfo=UTC)
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--machines", type=int, default=20)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(parser, machines=2, days=1, repeat=1)
 
     from dagster_aws.s3 import S3Resource
     from moto.server import ThreadedMotoServer
@@ -105,7 +106,6 @@ def main() -> None:
         sources["s3-1"] = PartitionSource(stores["s3"])  # same bucket, one GET at a time
         stores["s3-1"] = stores["s3"]
         rewrite = f"{FOLDER}/{hours[len(hours) // 2]:%Y-%m-%d-%H%M}.parquet"
-        replacement = parquet_bytes(generator.hour(hours[len(hours) // 2]))
 
         samples: dict[tuple[str, str], list[float]] = {}
         for rep in range(args.repeat):
@@ -117,6 +117,10 @@ def main() -> None:
                 assert len(result.days_rebuilt) == args.days, result
                 warm, result = timed_sync(source, target)
                 assert result.days_rebuilt == (), result
+                # new bytes each time: "s3" and "s3-1" share the bucket, and rewriting an
+                # object with the same bytes in the same second leaves its ETag and
+                # LastModified (1 s resolution) unchanged, so no sync could see the change
+                replacement = parquet_bytes(generator.hour(hours[len(hours) // 2]))
                 stores[name].write_bytes(rewrite, replacement)
                 changed, result = timed_sync(source, target)
                 assert len(result.days_rebuilt) == 1, result

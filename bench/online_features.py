@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from _smoke import parse_args
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -283,7 +284,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="default: iterations / 10")
     parser.add_argument("--profiles", default="embedded,redis")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
-    args = parser.parse_args()
+    args = parse_args(parser, machines=3, days=1, iterations=3, warmup=1)
     if args.machines < 1 or args.days < 1 or args.iterations < 1:
         parser.error("--machines, --days and --iterations must be >= 1")
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]

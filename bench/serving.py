@@ -15,6 +15,7 @@ Usage::
     python bench/serving.py        # maintenance at 1, 8, 32, 64 clients; defect at 1, 4, 8
     python bench/serving.py --duration 10 --skip-defect
     python bench/serving.py --variants batched,fastapi --clients 32
+    python bench/serving.py --open-loop --duration 5 --open-duration 10   # 50 % / 80 % of max
 
 Reports per server and client count: requests/s, p50, p99, non-2xx + socket errors; the raw
 model's rows/s in-process (batch 1 and batch 64) as the ceiling; ratios bento / FastAPI.
@@ -205,9 +206,9 @@ def run_wrk(
 
 def setup_maintenance(work: Path) -> str:
     from mfg_assets.models.config import apply_overrides, load_experiment
+    from mfg_assets.models.maintenance.synthetic import training_frame
     from mfg_assets.models.maintenance.workflow import promote, train_and_register
     from mfg_assets.serving.model_store import import_maintenance_model
-    from mfg_assets_tests.models.synthetic import training_frame
 
     config = apply_overrides(load_experiment("maintenance_default"), {"training.epochs": 3})
     trained = train_and_register(
@@ -243,7 +244,7 @@ def raw_model_rows_per_s(tag: str) -> dict[str, float]:
 def maintenance_body(work: Path) -> Path:
     import numpy as np
 
-    from mfg_assets_tests.serving.conftest import healthy_row
+    from mfg_assets.serving.samples import healthy_row
 
     body = work / "maintenance.json"
     body.write_text(json.dumps({"rows": [healthy_row(np.random.default_rng(1))]}))
@@ -390,6 +391,61 @@ def measure(
     return {name: {c: median_run(rs) for c, rs in by.items()} for name, by in runs.items()}
 
 
+def measure_open_loop(
+    variants: dict[str, tuple[list[str], dict[str, str]]],
+    body: bytes,
+    loads: list[float],
+    args: argparse.Namespace,
+    work: Path,
+    wrk: str,
+    cpus: tuple[str | None, str | None],
+) -> tuple[float, dict[str, dict[float, dict[str, float]]]]:
+    """Constant arrival rates at ``loads`` × the plain FastAPI baseline's maximum throughput
+    (measured first, closed loop with wrk at 32 clients, in this run): each variant started
+    alone and held at each rate for ``args.open_duration`` s (bench/open_loop.py)."""
+    from open_loop import open_loop
+
+    server_cpus, gen_cpu = cpus
+    script = work / "maintenance.lua"
+    base_cmd, base_env = variants["fastapi"]
+    server = start("fastapi_max", base_cmd, base_env, work, server_cpus)
+    try:
+        run_wrk(wrk, server.url + "/predict", script, 4, 2.0, gen_cpu)  # warm-up
+        peak = run_wrk(wrk, server.url + "/predict", script, 32, args.duration, gen_cpu)["rps"]
+    finally:
+        server.stop()
+    results: dict[str, dict[float, dict[str, float]]] = {}
+    for name, (cmd, server_env) in variants.items():
+        server = start(f"{name}_open", cmd, server_env, work, server_cpus)
+        try:
+            open_loop(server.url, "/predict", body, "application/json", 0.2 * peak, 2.0, gen_cpu)
+            for load in loads:
+                results.setdefault(name, {})[load] = open_loop(
+                    server.url,
+                    "/predict",
+                    body,
+                    "application/json",
+                    load * peak,
+                    args.open_duration,
+                    gen_cpu,
+                )
+        finally:
+            server.stop()
+    return peak, results
+
+
+def open_loop_table(peak: float, results: dict[str, dict[float, dict[str, float]]]) -> None:
+    print(f"\n### maintenance, open loop: constant arrival rate (FastAPI max {peak:,.0f} req/s)\n")
+    print("| server | load | arrivals/s | answered/s | p50 ms | p99 ms | p99.9 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, by_load in results.items():
+        for load, r in by_load.items():
+            print(
+                f"| {name} | {load:.0%} | {r['rate']:,.0f} | {r['achieved_rps']:,.0f} | "
+                f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['errors']} |"
+            )
+
+
 def ratios(candidate: dict[int, dict[str, float]], base: dict[int, dict[str, float]]) -> str:
     return ", ".join(
         f"{c} clients {r['rps'] / max(base[c]['rps'], 1e-9):.2f}x" for c, r in candidate.items()
@@ -425,11 +481,18 @@ def main() -> None:
     parser.add_argument("--defect-imgsz", type=int, default=192)
     parser.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
     parser.add_argument("--work-dir", type=Path)
+    parser.add_argument(
+        "--open-loop",
+        action="store_true",
+        help="maintenance at constant arrival rates (--loads x FastAPI's max) instead of clients",
+    )
+    parser.add_argument("--loads", default="0.5,0.8", help="open-loop rates, share of max")
+    parser.add_argument("--open-duration", type=float, default=10.0, help="seconds per rate")
     args = parser.parse_args()
     wrk = require_wrk()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_serving_"))
     work.mkdir(parents=True, exist_ok=True)
-    from mfg_assets_tests.serving.conftest import serving_environment
+    from _serving_env import serving_environment
 
     env = serving_environment(work)
     os.environ.update(env)
@@ -451,9 +514,22 @@ def main() -> None:
             if name in args.variants.split(",")
         }
         levels = [int(c) for c in args.clients.split(",")]
-        results = measure(
-            variants, "/predict", maintenance_body(work), levels, args, work, wrk, cpus
-        )
+        script = maintenance_body(work)
+        if args.open_loop:
+            open_variants = {
+                name: (cmd, {**env, **extra, "MFG_MAINTENANCE_MODEL_TAG": tag})
+                for name, (cmd, extra) in MAINTENANCE_VARIANTS.items()
+                if name in ("fastapi", "batched", "unbatched")
+            }
+            loads = [float(x) for x in args.loads.split(",")]
+            body = (work / "maintenance.json").read_bytes()
+            peak, open_results = measure_open_loop(
+                open_variants, body, loads, args, work, wrk, cpus
+            )
+            open_loop_table(peak, open_results)
+            print(f"\nload average at the end: {os.getloadavg()[0]:.2f}; work dir {work}")
+            return
+        results = measure(variants, "/predict", script, levels, args, work, wrk, cpus)
         table("maintenance: single-row JSON requests", results, "req")
         print(
             f"\nraw model in-process: {ceiling['batch_1']:,.0f} rows/s at batch 1, "

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _smoke import parse_args
 
 from mfg_assets.features.labels import LABEL_COLUMN, failure_labels
 from mfg_assets.features.pipeline import build_features
@@ -120,9 +121,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="plant seed")
     parser.add_argument("--experiment", default="maintenance_default")
     parser.add_argument("--cache-dir", type=Path, default=None, help="reuse built frames")
-    args = parser.parse_args()
+    parser.add_argument("--epochs", type=int, default=None, help="override training.epochs")
+    args = parse_args(parser, days=2, machines=4, epochs=2)
 
     config = load_experiment(args.experiment)
+    if args.epochs is not None:
+        config = apply_overrides(config, {"training.epochs": args.epochs})
     started = time.perf_counter()
     frame = plant_training_set(
         args.days,

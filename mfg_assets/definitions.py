@@ -17,7 +17,7 @@ from mfg_assets.defs.automation import (
     maintenance_training_job,
     plant_automation_sensor,
 )
-from mfg_assets.defs.drift_sensor import drift_retraining_sensor
+from mfg_assets.defs.automation.drift_sensor import drift_retraining_sensor
 from mfg_assets.defs.feature_store import (
     feature_store_resource,
     maintenance_training_set,
@@ -27,12 +27,14 @@ from mfg_assets.defs.features import machine_hourly_features
 from mfg_assets.defs.ingestion import machine_events, quality_inspections, sensor_readings
 from mfg_assets.defs.labels import failure_labels_asset
 from mfg_assets.defs.maintenance import (
+    MLFLOW_RESOURCE,
     maintenance_champion,
+    maintenance_mlflow_experiment,
     maintenance_model,
     maintenance_model_evaluation,
 )
-from mfg_assets.defs.mlflow import mlflow_tracking
 from mfg_assets.defs.resources import model_io_manager, parquet_io_manager, plant_database
+from mfg_assets.defs.resources.mlflow import mlflow_tracking
 
 
 def build_definitions() -> dg.Definitions:
@@ -70,10 +72,12 @@ def build_definitions() -> dg.Definitions:
             "parquet_io_manager": parquet_io_manager(),
             "model_io_manager": model_io_manager(),
             "feature_store": feature_store_resource(),
-            "mlflow": mlflow_tracking.configured({"experiment_name": "predictive_maintenance"}),
-            # the defect runs go to the MLflow experiment the defect experiment YAML names
+            # each model's runs go to the MLflow experiment its default experiment YAML names
+            MLFLOW_RESOURCE: mlflow_tracking.configured(
+                {"experiment_name": maintenance_mlflow_experiment()}
+            ),
             defect.MLFLOW_RESOURCE: mlflow_tracking.configured(
-                {"experiment_name": defect.mlflow_experiment_name()}
+                {"experiment_name": defect.defect_mlflow_experiment()}
             ),
         },
     )

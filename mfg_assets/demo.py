@@ -26,8 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mfg_assets.settings import dagster_home, data_dir, export_env, get_settings, subprocess_env
+from mfg_assets.storage.partitions import hour_key
+
 ROOT = Path(__file__).resolve().parents[1]
-KEY_FORMAT = "%Y-%m-%d-%H:%M"
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -35,15 +37,32 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 class DemoPlan:
     """What the demo builds, from the environment."""
 
-    days: int = int(os.environ.get("MFG_DEMO_DAYS", "7"))
-    machines: int = int(os.environ.get("MFG_DEMO_MACHINES", "20"))
-    seed: int = int(os.environ.get("MFG_DEMO_SEED", "7"))
-    headless: bool = os.environ.get("MFG_DEMO_HEADLESS", "") not in ("", "0", "false")
-    port: int = int(os.environ.get("MFG_DEMO_PORT", "3000"))
-    service_port: int = int(os.environ.get("MFG_DEMO_SERVICE_PORT", "3001"))
+    days: int = 7
+    machines: int = 20
+    seed: int = 7
+    headless: bool = False
+    port: int = 3000
+    service_port: int = 3001
+    maintenance_experiment: str = "maintenance_default"
+    defect_experiment: str = "defect_default"
     end: datetime = field(
         default_factory=lambda: datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     )
+
+    @classmethod
+    def from_settings(cls) -> DemoPlan:
+        """The plan the ``MFG_DEMO_*`` settings describe."""
+        s = get_settings()
+        return cls(
+            days=s.mfg_demo_days,
+            machines=s.mfg_demo_machines,
+            seed=s.mfg_demo_seed,
+            headless=s.mfg_demo_headless,
+            port=s.mfg_demo_port,
+            service_port=s.mfg_demo_service_port,
+            maintenance_experiment=s.mfg_demo_experiment,
+            defect_experiment=s.mfg_demo_defect_experiment,
+        )
 
     @property
     def start(self) -> datetime:
@@ -74,19 +93,19 @@ class StageClock:
 
 def prepare_environment(plan: DemoPlan) -> dict[str, str]:
     """DAGSTER_HOME with the root dagster.yaml, data dir, partition start; returns the env."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
+    export_env({"DAGSTER_HOME": str(ROOT / ".dagster_home"), "MFG_DATA_DIR": str(ROOT / "data")})
+    export_env({"MFG_PARTITIONS_START": hour_key(plan.start)}, override=True)
+    export_env(
+        {
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+            "DO_NOT_TRACK": "1",
+            "BENTOML_DO_NOT_TRACK": "true",
+            "YOLO_OFFLINE": "1",
+        }
+    )
+    home = dagster_home()
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.environ.setdefault("MFG_DATA_DIR", str(ROOT / "data"))
-    os.environ["MFG_PARTITIONS_START"] = plan.start.strftime(KEY_FORMAT)
-    for key, value in {
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-        "DO_NOT_TRACK": "1",
-        "BENTOML_DO_NOT_TRACK": "true",
-        "YOLO_OFFLINE": "1",
-    }.items():
-        os.environ.setdefault(key, value)
-    return dict(os.environ)
+    return subprocess_env()
 
 
 def seed_plant(plan: DemoPlan) -> str:
@@ -116,8 +135,8 @@ def backfill(plan: DemoPlan) -> Any:
     from mfg_assets.definitions import defs
     from mfg_assets.runs import materialize_range
 
-    first = plan.start.strftime(KEY_FORMAT)
-    last = (plan.end - timedelta(hours=1)).strftime(KEY_FORMAT)
+    first = hour_key(plan.start)
+    last = hour_key(plan.end - timedelta(hours=1))
     print(f"   partitions {first} … {last} ({plan.days * 24} hours) in one run")
     with dg.DagsterInstance.get() as instance:
         result = materialize_range(
@@ -144,14 +163,14 @@ def build_feature_store_and_labels(plan: DemoPlan) -> list[Any]:
                 materialize_range(
                     defs,
                     labels_job.name,
-                    plan.start.strftime(KEY_FORMAT),
-                    last_labelled.strftime(KEY_FORMAT),
+                    hour_key(plan.start),
+                    hour_key(last_labelled),
                     instance,
                     asset_selection=[dg.AssetKey("failure_labels")],
                 )
             )
         for back in (3, 2, 1):
-            key = (plan.end - timedelta(hours=back)).strftime(KEY_FORMAT)
+            key = hour_key(plan.end - timedelta(hours=back))
             results.append(
                 labels_job.execute_in_process(
                     instance=instance,
@@ -185,15 +204,15 @@ def run_training_job(plan: DemoPlan, job_name: str, experiment: str, ops: list[s
 
 def train_maintenance_model(plan: DemoPlan) -> Any:
     """Today's training set → model → evaluation (promotion gate) → champion → bento."""
-    experiment = os.environ.get("MFG_DEMO_EXPERIMENT", "maintenance_default")
-    return run_training_job(plan, "maintenance_training_job", experiment, ["maintenance_model"])
+    return run_training_job(
+        plan, "maintenance_training_job", plan.maintenance_experiment, ["maintenance_model"]
+    )
 
 
 def train_defect_detector(plan: DemoPlan) -> Any:
     """Today's YOLO dataset → detector (+ ONNX export) → evaluation (gate) → champion → bento."""
-    experiment = os.environ.get("MFG_DEMO_DEFECT_EXPERIMENT", "defect_default")
     return run_training_job(
-        plan, "defect_training_job", experiment, ["defect_dataset", "defect_detector"]
+        plan, "defect_training_job", plan.defect_experiment, ["defect_dataset", "defect_detector"]
     )
 
 
@@ -203,13 +222,13 @@ def monitoring_reports(plan: DemoPlan) -> list[Any]:
     import dagster as dg
 
     from mfg_assets.definitions import defs
+    from mfg_assets.runs import implicit_asset_job
     from mfg_assets.settings import label_horizon_hours
 
     last_day = plan.end - timedelta(days=1)
     labelled_day = plan.end - timedelta(hours=label_horizon_hours() + 1, days=1)
     requests = [
-        ("feature_drift_report", (plan.end - timedelta(hours=back)).strftime(KEY_FORMAT))
-        for back in (3, 2, 1)
+        ("feature_drift_report", hour_key(plan.end - timedelta(hours=back))) for back in (3, 2, 1)
     ]
     requests.append(("inspection_drift_report", last_day.strftime("%Y-%m-%d")))
     if labelled_day >= plan.start:
@@ -217,7 +236,7 @@ def monitoring_reports(plan: DemoPlan) -> list[Any]:
     results = []
     with dg.DagsterInstance.get() as instance:
         for asset, key in requests:
-            job = defs.resolve_implicit_job_def_def_for_assets([dg.AssetKey(asset)])
+            job = implicit_asset_job(defs, asset)
             results.append(
                 job.execute_in_process(
                     instance=instance,
@@ -373,8 +392,8 @@ def serve(plan: DemoPlan, env: dict[str, str], service: subprocess.Popen | None)
     if service is not None:
         print(f"   maintenance     http://127.0.0.1:{plan.service_port}  (POST /predict, /docs)")
     print("   drift demo      .venv/bin/mfg-plant scenario supplier_change --at +2h")
-    print(f"   data directory  {os.environ['MFG_DATA_DIR']}")
-    print(f"   DAGSTER_HOME    {os.environ['DAGSTER_HOME']}")
+    print(f"   data directory  {data_dir()}")
+    print(f"   DAGSTER_HOME    {dagster_home()}")
     print("   Ctrl-C stops everything.", flush=True)
     stop = _wait_for_interrupt(lambda: any(p.poll() is not None for p in running.values()))
     for name, proc in running.items():
@@ -415,7 +434,7 @@ def _terminate(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 def main() -> int:
-    plan = DemoPlan()
+    plan = DemoPlan.from_settings()
     env = prepare_environment(plan)
     clock = StageClock()
     print(f"mfg_assets demo: {plan.machines} machines, {plan.days} days, seed {plan.seed}")

@@ -13,17 +13,13 @@ Environment: ``MFG_DEFECT_MODEL_TAG`` (default ``defect_detector:latest``),
 
 from __future__ import annotations
 
-import os
-from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
-from bentoml.exceptions import BadInput, BentoMLException
+from bentoml.exceptions import BadInput
 from bentoml.validators import ContentType
 from pydantic import Field
-from starlette.datastructures import UploadFile
-from starlette.responses import JSONResponse
 
 from mfg_assets.serving.defect import (
     DefectDetectionService,
@@ -32,10 +28,12 @@ from mfg_assets.serving.defect import (
     max_upload_bytes,
 )
 from mfg_assets.serving.errors import RequestError
+from mfg_assets.serving.http import RequestGuard, Route, client_error_response, parsed_body
 from mfg_assets.serving.tracing import suppress_unexported_http_spans
+from mfg_assets.settings import get_settings
 
 suppress_unexported_http_spans()  # no exporter configured: skip spans nobody receives
-MODEL_TAG = os.environ.get("MFG_DEFECT_MODEL_TAG", "defect_detector:latest")
+MODEL_TAG = get_settings().mfg_defect_model_tag  # fixed when the service class is defined
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file
 
 detections_total = bentoml.metrics.Counter(
@@ -52,10 +50,11 @@ batch_images = bentoml.metrics.Histogram(
 
 
 class DetectInput(bentoml.IODescriptor):
-    """One uploaded image. The body is read here, bounded, instead of by BentoML's multipart
-    parser: a too-large upload is refused (413) before it is buffered whole, and an ``image``
-    field that is text rather than a file is a 400 (BentoML would try to download it as a URL).
-    The validated upload reaches the API as bytes."""
+    """One uploaded image. The body is read, bounded and parsed by :class:`RequestGuard` in
+    front of BentoML (a too-large upload is a 413 before it is buffered whole; a body that is
+    not multipart a 415; a missing or text ``image`` field a 400, as one JSON object), never by
+    BentoML's multipart parser (which would try to download a text field as a URL). The
+    validated upload reaches the API as bytes."""
 
     image: Annotated[Path, ContentType("image/*")] = Field(
         description="PNG or JPEG inspection image"
@@ -63,39 +62,17 @@ class DetectInput(bentoml.IODescriptor):
 
     @classmethod
     async def from_http_request(cls, request: Any, serde: Any) -> DetectInput:
-        limit = max_upload_bytes() + MULTIPART_SLACK
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise BentoMLException(
-                f"request body is {declared} bytes; images are limited to "
-                f"{max_upload_bytes()} bytes",
-                error_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            )
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BentoMLException(
-                    f"request body exceeds {limit} bytes; images are limited to "
-                    f"{max_upload_bytes()} bytes",
-                    error_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                )
-            chunks.append(chunk)
-        request._body = b"".join(chunks)  # starlette's form parser reads the buffered body
-        media_type = request.headers.get("content-type", "").split(";")[0].strip()
-        if media_type != "multipart/form-data":
-            raise BentoMLException(
-                f"send the image as multipart/form-data (field 'image'), not {media_type!r}",
-                error_code=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            )
-        try:
-            form = await request.form(max_files=1, max_fields=8)
-        except Exception as exc:  # starlette's MultiPartException / malformed bodies
-            raise BadInput(f"malformed multipart body: {exc}") from exc
-        upload = form.get("image")
-        if not isinstance(upload, UploadFile):
-            raise BadInput("field 'image' is missing or is not a file upload")
-        return cls.model_construct(image=await upload.read())
+        data = parsed_body(request)
+        if data is None:  # served without the guard
+            raise BadInput("uploads are parsed by mfg_assets.serving.http.RequestGuard")
+        return cls.model_construct(image=data)
+
+
+MAX_UPLOAD = max_upload_bytes()  # read once: a settings read costs milliseconds
+
+
+def _upload_limit() -> int:
+    return MAX_UPLOAD + MULTIPART_SLACK
 
 
 @bentoml.service(
@@ -108,7 +85,7 @@ class DefectService:
     detector = bentoml.models.BentoModel(MODEL_TAG)
 
     def __init__(self) -> None:
-        threads = int(os.environ.get("MFG_DEFECT_THREADS", "0")) or None
+        threads = get_settings().mfg_defect_threads or None
         self.core = DefectDetectionService.from_env(
             DetectorScorer.from_bento_model(self.detector, threads=threads),
             on_batch=batch_images.observe,
@@ -120,8 +97,23 @@ class DefectService:
         try:
             response = await self.core.detect(image)
         except RequestError as exc:
-            return JSONResponse(exc.to_dict(), status_code=exc.status_code)  # type: ignore[return-value]
+            return client_error_response(exc, path="/detect")  # type: ignore[return-value]
         version = str(response.lineage.model_version)
         for box in response.detections:
             detections_total.labels(cls_name=box.cls_name, model_version=version).inc()
         return response
+
+
+DefectService.add_asgi_middleware(
+    RequestGuard,
+    routes=[
+        Route(
+            "/detect",
+            "multipart",
+            _upload_limit,
+            file_field="image",
+            statuses=(400, 413, 415),
+            limit_hint=lambda: f"; images are limited to {MAX_UPLOAD} bytes",
+        )
+    ],
+)

@@ -3,7 +3,7 @@ champion → blocking gate → promote.
 
 The detector of day D is trained on the inspections of the window ending with D. Each step calls
 :mod:`mfg_assets.models.defect.workflow`; the shared lifecycle pieces are in
-:mod:`mfg_assets.defs.model_lifecycle`.
+:mod:`mfg_assets.defs.common.model_lifecycle`.
 """
 
 import shutil
@@ -12,19 +12,21 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from mfg_assets.defs.k8s import TRAINING_K8S_TAGS
-from mfg_assets.defs.model_lifecycle import (
+from mfg_assets.defs.common.k8s import TRAINING_K8S_TAGS
+from mfg_assets.defs.common.model_lifecycle import (
     MODEL_FRESHNESS,
     TRAINING_TAGS,
     ExperimentRunConfig,
     champion_asset,
     evaluation_outputs,
     image_markdown,
+    lineage_tags,
     load_experiment_config,
+    mlflow_experiment_name,
     promotion_gate_spec,
     trained_metadata,
 )
-from mfg_assets.defs.partitions import daily_partitions, trailing_window_input
+from mfg_assets.defs.common.partitions import daily_partitions, trailing_window_input
 from mfg_assets.settings import data_dir, training_window_days
 
 GROUP = "defect_model"
@@ -35,11 +37,9 @@ MLFLOW_RESOURCE = "defect_mlflow"
 WINDOW_DAYS = training_window_days()
 
 
-def mlflow_experiment_name() -> str:
-    """The MLflow experiment the default defect experiment logs to (its ``logging`` section)."""
-    from mfg_assets.models.config import load_experiment
-
-    return load_experiment(DEFAULT_EXPERIMENT).logging.experiment_name
+def defect_mlflow_experiment() -> str:
+    """The MLflow experiment the default defect experiment logs to (its YAML)."""
+    return mlflow_experiment_name(DEFAULT_EXPERIMENT)
 
 
 class DefectDatasetConfig(dg.Config):
@@ -77,7 +77,7 @@ def _dataset(info: dict) -> Any:
     kinds={"yolo", "polars"},
     freshness_policy=MODEL_FRESHNESS,
     io_manager_key="model_io_manager",
-    description=f"YOLO dataset (images/labels train|val|test, data.yaml) from the quality "
+    description=f"YOLO dataset (images/labels train|validation|test, data.yaml) from the quality "
     f"inspections of the {WINDOW_DAYS} days ending with D (narrowed to the experiment's "
     "data.window_days), split by inspection time, background share and size capped per the "
     "experiment. Inspection images are rendered once into the `inspection_images` store "
@@ -164,7 +164,7 @@ def defect_dataset(
 def defect_detector(
     context: dg.AssetExecutionContext, config: DefectTrainingConfig, defect_dataset: dict
 ) -> dg.Output[dict]:
-    from mfg_assets.models.defect.workflow import train_and_register
+    from mfg_assets.models.defect.workflow import DEFECT
 
     experiment = _load(config.experiment, config.epochs)
     tracker = getattr(context.resources, MLFLOW_RESOURCE)
@@ -177,13 +177,7 @@ def defect_detector(
         )
     dataset = _dataset(defect_dataset)
     ranges = [r for r in dataset.time_ranges.values() if r]
-    tags = {
-        "dagster_run_id": context.run.run_id,
-        "dagster_partition": context.partition_key,
-        "training_window_start": min(r[0] for r in ranges),
-        "training_window_end": max(r[1] for r in ranges),
-        "model_day": context.partition_time_window.start.date().isoformat(),
-    }
+    tags = lineage_tags(context, min(r[0] for r in ranges), max(r[1] for r in ranges))
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         context.log.info(
@@ -194,7 +188,7 @@ def defect_detector(
 
     out_dir = data_dir() / "runs" / "defect" / context.partition_key
     shutil.rmtree(out_dir, ignore_errors=True)  # a re-run starts clean
-    trained = train_and_register(
+    trained = DEFECT.train_and_register(
         dataset, experiment, tags, experiment=config.experiment, out_dir=out_dir, on_epoch=on_epoch
     )
     return dg.Output(
@@ -240,17 +234,18 @@ def defect_detector_evaluation(
     context: dg.AssetExecutionContext, defect_detector: dict, defect_dataset: dict
 ):
     from mfg_assets.models.defect.dataset import DatasetError
-    from mfg_assets.models.defect.workflow import TrainedDetectorVersion, evaluate_against_champion
+    from mfg_assets.models.defect.workflow import DEFECT
+    from mfg_assets.models.lifecycle import TrainedVersion, evaluate_against_champion
     from mfg_assets.models.tracking import log_evaluation
     from mfg_assets.storage.location import publish_folder
 
-    challenger = TrainedDetectorVersion.from_dict(defect_detector)
+    challenger = TrainedVersion.from_dict(defect_detector)
     experiment = _load(challenger.experiment)
     out_dir = data_dir() / "reports" / "defect" / context.partition_key
     shutil.rmtree(out_dir, ignore_errors=True)
     try:
-        result, per_class = evaluate_against_champion(
-            _dataset(defect_dataset), challenger, experiment, out_dir
+        result = evaluate_against_champion(
+            DEFECT, challenger, _dataset(defect_dataset), experiment, out_dir
         )
     except DatasetError as exc:
         raise dg.Failure(str(exc)) from exc
@@ -262,8 +257,10 @@ def defect_detector_evaluation(
         experiment.promotion,
         publish_folder(plots_dir, "reports", f"defect/{context.partition_key}/plots"),
         metric_keys=("map50", "map50_95", "precision", "recall"),
-        value={"per_class": per_class},
-        metadata={"per_class": dg.MetadataValue.md(_per_class_markdown(per_class))},
+        value={"per_class": result.details["per_class"]},
+        metadata={
+            "per_class": dg.MetadataValue.md(_per_class_markdown(result.details["per_class"]))
+        },
     )
 
 

@@ -5,7 +5,6 @@ service ``maintenance_model_v1``) live in :mod:`mfg_assets.feature_store`; the r
 them when the registry lacks them.
 """
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,12 +12,12 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from mfg_assets.defs.partitions import daily_partitions, hourly_partitions
-from mfg_assets.defs.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
+from mfg_assets.defs.common.partitions import daily_partitions, hourly_partitions
+from mfg_assets.defs.common.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
 from mfg_assets.features.labels import LABEL_COLUMN, LABEL_SCHEMA
 from mfg_assets.features.schema import feature_columns, feature_schema
 from mfg_assets.features.splits import time_ordered_split
-from mfg_assets.settings import training_window_days
+from mfg_assets.settings import get_settings, training_window_days
 
 WINDOW_DAYS = training_window_days()
 
@@ -36,7 +35,7 @@ class FeatureStoreResource(dg.ConfigurableResource):
 
 def feature_store_resource() -> FeatureStoreResource:
     """Profile from ``MFG_FEATURE_STORE`` (default embedded)."""
-    return FeatureStoreResource(profile=os.environ.get("MFG_FEATURE_STORE", "embedded"))
+    return FeatureStoreResource(profile=get_settings().mfg_feature_store)
 
 
 @dg.asset(

@@ -6,10 +6,10 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
-from mfg_assets.defs.io_managers import conform
-from mfg_assets.defs.metadata import frame_metadata, split_by_hour
-from mfg_assets.defs.partitions import hourly_partitions
-from mfg_assets.defs.policies import RANGED_BACKFILL
+from mfg_assets.defs.common.metadata import frame_metadata, split_by_hour
+from mfg_assets.defs.common.partitions import hourly_partitions
+from mfg_assets.defs.common.policies import RANGED_BACKFILL
+from mfg_assets.defs.resources.io_managers import conform
 from mfg_assets.features.labels import LABEL_COLUMN, LABEL_SCHEMA, failure_labels
 from mfg_assets.features.schema import feature_schema
 from mfg_assets.ingestion.extract import MACHINE_EVENTS_SCHEMA

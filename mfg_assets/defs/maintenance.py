@@ -9,38 +9,59 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from mfg_assets.defs.k8s import TRAINING_K8S_TAGS
-from mfg_assets.defs.model_lifecycle import (
+from mfg_assets.defs.common.k8s import TRAINING_K8S_TAGS
+from mfg_assets.defs.common.model_lifecycle import (
     MODEL_FRESHNESS,
     TRAINING_TAGS,
     ExperimentRunConfig,
     champion_asset,
     evaluation_outputs,
+    lineage_tags,
     load_experiment_config,
+    mlflow_experiment_name,
     promotion_gate_spec,
     trained_metadata,
 )
-from mfg_assets.defs.partitions import daily_partitions
-from mfg_assets.settings import data_dir
+from mfg_assets.defs.common.partitions import daily_partitions
+from mfg_assets.settings import data_dir, label_horizon_hours
 from mfg_assets.storage.location import publish_folder
 
 __all__ = ["MODEL_FRESHNESS", "TRAINING_TAGS", "MaintenanceTrainingConfig"]
+
+DEFAULT_EXPERIMENT = "maintenance_default"
+MLFLOW_RESOURCE = "mlflow"
+
+
+def maintenance_mlflow_experiment() -> str:
+    """The MLflow experiment the default maintenance experiment logs to (its YAML)."""
+    return mlflow_experiment_name(DEFAULT_EXPERIMENT)
 
 
 class MaintenanceTrainingConfig(ExperimentRunConfig):
     """Which experiment to run (a YAML under mfg_assets/models/experiments, or a path)."""
 
-    experiment: str = "maintenance_default"
+    experiment: str = DEFAULT_EXPERIMENT
 
 
 def _load_config(config: MaintenanceTrainingConfig) -> Any:
-    return load_experiment_config(config.experiment, config.epochs, kind="maintenance")
+    """The experiment, refused when its label horizon is not the one the labels were built
+    with (the YAML's ``data.horizon_hours`` must describe what the model really predicts)."""
+    experiment = load_experiment_config(config.experiment, config.epochs, kind="maintenance")
+    labels_horizon = label_horizon_hours()
+    if experiment.data.horizon_hours != labels_horizon:
+        raise dg.Failure(
+            f"experiment {config.experiment!r}: data.horizon_hours is "
+            f"{experiment.data.horizon_hours} but failure_labels look {labels_horizon} h ahead "
+            "(MFG_LABEL_HORIZON_HOURS): set both to the same value",
+            allow_retries=False,
+        )
+    return experiment
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     ins={"maintenance_training_set": dg.AssetIn()},
-    required_resource_keys={"mlflow"},
+    required_resource_keys={MLFLOW_RESOURCE},
     group_name="maintenance_model",
     kinds={"pytorch", "mlflow"},
     freshness_policy=MODEL_FRESHNESS,
@@ -55,18 +76,12 @@ def maintenance_model(
     config: MaintenanceTrainingConfig,
     maintenance_training_set: pl.DataFrame,
 ) -> dg.Output[dict]:
-    from mfg_assets.models.maintenance.workflow import train_and_register
+    from mfg_assets.models.maintenance.workflow import MAINTENANCE
     from mfg_assets.models.tracking import mlflow_epoch_logger
 
     experiment = _load_config(config)
-    window = context.partition_time_window
-    tags = {
-        "dagster_run_id": context.run.run_id,
-        "dagster_partition": context.partition_key,
-        "training_window_start": str(maintenance_training_set["event_timestamp"].min()),
-        "training_window_end": str(maintenance_training_set["event_timestamp"].max()),
-        "model_day": window.start.date().isoformat(),
-    }
+    times = maintenance_training_set["event_timestamp"]
+    tags = lineage_tags(context, times.min(), times.max())
     mlflow_log = mlflow_epoch_logger()
 
     def on_epoch(report: Any) -> None:
@@ -78,13 +93,13 @@ def maintenance_model(
         )
 
     checkpoints = data_dir() / "checkpoints" / "maintenance" / context.partition_key
-    trained = train_and_register(
+    trained = MAINTENANCE.train_and_register(
         maintenance_training_set,
         experiment,
         tags,
         experiment=config.experiment,
+        out_dir=checkpoints,
         on_epoch=on_epoch,
-        checkpoint_dir=checkpoints,
     )
     return dg.Output(
         trained.as_dict(),
@@ -100,7 +115,7 @@ def maintenance_model(
 @dg.asset(
     partitions_def=daily_partitions,
     ins={"maintenance_model": dg.AssetIn(), "maintenance_training_set": dg.AssetIn()},
-    required_resource_keys={"mlflow"},
+    required_resource_keys={MLFLOW_RESOURCE},
     group_name="maintenance_model",
     kinds={"mlflow"},
     freshness_policy=MODEL_FRESHNESS,
@@ -114,14 +129,16 @@ def maintenance_model_evaluation(
     maintenance_model: dict,
     maintenance_training_set: pl.DataFrame,
 ):
-    from mfg_assets.models.maintenance.workflow import TrainedVersion, evaluate_against_champion
+    from mfg_assets.features.splits import TEST
+    from mfg_assets.models.lifecycle import TrainedVersion, evaluate_against_champion
+    from mfg_assets.models.maintenance.workflow import MAINTENANCE
     from mfg_assets.models.tracking import log_evaluation
 
-    challenger = TrainedVersion(**maintenance_model)
+    challenger = TrainedVersion.from_dict(maintenance_model)
     experiment = _load_config(MaintenanceTrainingConfig(experiment=challenger.experiment))
-    test = maintenance_training_set.filter(pl.col(experiment.data.split_column) == "test")
+    test = maintenance_training_set.filter(pl.col(experiment.data.split_column) == TEST)
     plots_dir = data_dir() / "reports" / "maintenance" / context.partition_key
-    result = evaluate_against_champion(test, challenger, experiment, plots_dir)
+    result = evaluate_against_champion(MAINTENANCE, challenger, test, experiment, plots_dir)
     log_evaluation(result.challenger, plots_dir=plots_dir, run_id=challenger.run_id)
     plots_uri = publish_folder(plots_dir, "reports", f"maintenance/{context.partition_key}")
     yield from evaluation_outputs(result, challenger.version, experiment.promotion, plots_uri)

@@ -13,10 +13,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from mfg_assets.defs.io_managers import PartitionedParquetIOManager, partition_file
-from mfg_assets.defs.partitions import daily_partitions, hourly_partitions
+from mfg_assets.defs.common.partitions import daily_partitions, hourly_partitions
 from mfg_assets.monitoring.reports import FEATURE_WINDOW_HOURS
 from mfg_assets.settings import partitions_start
+from mfg_assets.storage.partitions import file_stem
 
 # One report per hour, each over the trailing day: warn when two hours are missed, fail at four.
 DRIFT_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -29,31 +29,12 @@ DAILY_REPORT_FRESHNESS = dg.FreshnessPolicy.time_window(
 LATENESS_CHECK = "hourly_partitions_on_time"
 
 
-def _reader(io_manager: PartitionedParquetIOManager, asset: str):
-    """Read one stored hourly partition of ``asset`` (None when it is not stored)."""
-    import io
-
-    store = io_manager.file_store()
-
-    def read(key: str) -> pl.DataFrame | None:
-        path = partition_file([asset], key)
-        if not store.exists(path):
-            return None
-        return pl.read_parquet(io.BytesIO(store.read_bytes(path)))
-
-    return read
-
-
 def _metadata(report: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {k: v for k, v in report.metadata.items() if v is not None}
     for name, uri in report.report_uris.items():
         meta[f"{name}_uri" if name != "report" else "report_uri"] = dg.MetadataValue.path(uri)
     meta["summary"] = dg.MetadataValue.md(report.summary)
     return meta
-
-
-def _file_key(partition_key: str) -> str:
-    return partition_key.replace(":", "")
 
 
 @dg.asset(
@@ -92,10 +73,10 @@ def feature_drift_report(
     report = run_report(
         machine_hourly_features if machine_hourly_features.width else None,
         (end - timedelta(hours=FEATURE_WINDOW_HOURS), end),
-        read=_reader(context.resources.parquet_io_manager, "machine_hourly_features"),
+        read=context.resources.parquet_io_manager.partitions().reader("machine_hourly_features"),
         cache=artifact_store("monitoring"),
         reports=artifact_store("reports"),
-        report_path=f"drift/feature_drift_report/{_file_key(context.partition_key)}.html",
+        report_path=f"drift/feature_drift_report/{file_stem(context.partition_key)}.html",
     )
     if not report.ok:
         context.log.warning(f"drift report for {start:%Y-%m-%d %H:%M} skipped: {report.summary}")
@@ -132,7 +113,7 @@ def inspection_drift_report(
     report = run_report(
         quality_inspections if quality_inspections.width else None,
         (window.start.astimezone(UTC), window.end.astimezone(UTC)),
-        read=_reader(context.resources.parquet_io_manager, "quality_inspections"),
+        read=context.resources.parquet_io_manager.partitions().reader("quality_inspections"),
         reports=artifact_store("reports"),
         report_prefix=f"drift/inspection_drift_report/{context.partition_key}",
     )

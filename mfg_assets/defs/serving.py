@@ -13,8 +13,8 @@ from typing import Any
 
 import dagster as dg
 
-from mfg_assets.defs.model_lifecycle import MODEL_FRESHNESS
-from mfg_assets.defs.partitions import daily_partitions
+from mfg_assets.defs.common.model_lifecycle import MODEL_FRESHNESS
+from mfg_assets.defs.common.partitions import daily_partitions
 
 GROUP = "serving"
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,8 @@ import yaml
 
 from mfg_assets.feature_store.config import config_dict
 from mfg_assets.feature_store.errors import PartitionsNotFoundError
-from mfg_assets.feature_store.names import PROJECT_ENV, profile_name, project_name
-from mfg_assets.settings import data_dir
+from mfg_assets.feature_store.names import profile_name, project_name
+from mfg_assets.settings import data_dir, subprocess_env
 
 REPO_DIR = Path(__file__).resolve().parent / "repo"
 
@@ -40,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="embedded (default), redis or postgres")
     args, feast_args = parser.parse_known_args(argv)
     profile = profile_name(args.profile)
-    env = dict(os.environ, MFG_DATA_DIR=str(data_dir()))
-    env[PROJECT_ENV] = project_name()
+    env = subprocess_env(MFG_DATA_DIR=str(data_dir()), MFG_FEAST_PROJECT=project_name())
     from mfg_assets.feature_store.offline import sync_offline_store
 
     with contextlib.suppress(PartitionsNotFoundError):  # nothing materialized yet

@@ -29,23 +29,13 @@ registry when ``FEAST_REGISTRY_URL`` is set (a SQLAlchemy URL, e.g.
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from mfg_assets.feature_store.names import feature_store_dir, profile_name, project_name
+from mfg_assets.settings import get_settings
 
 if TYPE_CHECKING:
     from feast import RepoConfig
-
-REGISTRY_URL_ENV = "FEAST_REGISTRY_URL"
-REGISTRY_TTL_ENV = "MFG_FEAST_REGISTRY_TTL_S"
-DEFAULT_REGISTRY_TTL_S = 60
-DEFAULT_REDIS = "127.0.0.1:6379"
-
-
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return default if value is None or value.strip() == "" else value.strip()
 
 
 def registry_file_name(profile: str) -> str:
@@ -54,14 +44,15 @@ def registry_file_name(profile: str) -> str:
 
 
 def registry_config(profile: str) -> dict[str, Any]:
-    ttl = int(_env(REGISTRY_TTL_ENV, str(DEFAULT_REGISTRY_TTL_S)))
+    settings = get_settings()
+    ttl = settings.mfg_feast_registry_ttl_s
     common = {
         "cache_ttl_seconds": ttl,
         # materialize() commits the view as MATERIALIZING; without this a process that refreshes
         # its registry cache meanwhile refuses get_online_features until its next refresh.
         "serve_features_while_materializing": True,
     }
-    url = os.environ.get(REGISTRY_URL_ENV, "").strip()
+    url = (settings.feast_registry_url or "").strip()
     if url:
         return {"registry_type": "sql", "path": url, **common}
     return {
@@ -74,19 +65,20 @@ def registry_config(profile: str) -> dict[str, Any]:
 def online_store_config(profile: str) -> dict[str, Any]:
     if profile == "embedded":
         return {"type": "sqlite", "path": str(feature_store_dir() / "online.db")}
+    settings = get_settings()
     if profile == "redis":
-        return {"type": "redis", "connection_string": _env("FEAST_REDIS_CONNECTION", DEFAULT_REDIS)}
+        return {"type": "redis", "connection_string": settings.feast_redis_connection.strip()}
     if profile == "postgres":
         return {
             "type": "postgres",
-            "host": _env("FEAST_PG_HOST", "127.0.0.1"),
-            "port": int(_env("FEAST_PG_PORT", "5432")),
-            "database": _env("FEAST_PG_DB", "postgres"),
-            "db_schema": _env("FEAST_PG_SCHEMA", "public"),
-            "user": _env("FEAST_PG_USER", "postgres"),
-            "password": os.environ.get("FEAST_PG_PASSWORD", ""),
+            "host": settings.feast_pg_host.strip(),
+            "port": settings.feast_pg_port,
+            "database": settings.feast_pg_db.strip(),
+            "db_schema": settings.feast_pg_schema.strip(),
+            "user": settings.feast_pg_user.strip(),
+            "password": settings.feast_pg_password,
             # Feast defaults to "require"; the local/compose server has no TLS.
-            "sslmode": _env("FEAST_PG_SSLMODE", "disable"),
+            "sslmode": settings.feast_pg_sslmode.strip(),
         }
     raise ValueError(f"unknown profile {profile!r}")
 

@@ -6,13 +6,13 @@ these names; the Feast objects themselves are built lazily in :mod:`.definitions
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 
 from mfg_assets.features.schema import TIMESTAMP_COLUMN, feature_columns
-from mfg_assets.settings import data_dir
+from mfg_assets.settings import data_dir, get_settings
+from mfg_assets.storage.partitions import local_asset_dir
 
 ENTITY_NAME = "machine"
 JOIN_KEY = "machine_id"
@@ -28,8 +28,8 @@ TIMESTAMP_FIELD = TIMESTAMP_COLUMN  # end of the hour = when the row's features 
 # dark — or a stalled pipeline — feed a model yesterday's vibration.
 FEATURE_TTL = timedelta(hours=6)
 
-# Asset whose hourly partitions feed Feast, and its folder in the warehouse (mirrors
-# ``mfg_assets.defs.resources.warehouse_dir()`` + the parquet IO manager's layout).
+# Asset whose hourly partitions feed Feast (stored as :mod:`mfg_assets.storage.partitions` lays
+# out every asset's partitions).
 FEATURES_ASSET = "machine_hourly_features"
 
 PROFILE_ENV = "MFG_FEATURE_STORE"
@@ -48,7 +48,7 @@ def feature_refs() -> list[str]:
 
 def project_name() -> str:
     """Feast project (``MFG_FEAST_PROJECT``, default ``mfg_plant``); it namespaces online keys."""
-    name = os.environ.get(PROJECT_ENV, "").strip() or DEFAULT_PROJECT
+    name = get_settings().mfg_feast_project.strip() or DEFAULT_PROJECT
     if not _PROJECT_RE.match(name):
         raise ValueError(
             f"{PROJECT_ENV}={name!r} is not a valid Feast project name: use letters, digits and "
@@ -59,7 +59,7 @@ def project_name() -> str:
 
 def profile_name(profile: str | None = None) -> str:
     """The chosen profile: the argument, else ``MFG_FEATURE_STORE``, else ``embedded``."""
-    chosen = (profile or os.environ.get(PROFILE_ENV, "") or DEFAULT_PROFILE).strip().lower()
+    chosen = (profile or get_settings().mfg_feature_store or DEFAULT_PROFILE).strip().lower()
     if chosen not in PROFILES:
         raise ValueError(
             f"unknown feature store profile {chosen!r} (from "
@@ -69,8 +69,8 @@ def profile_name(profile: str | None = None) -> str:
 
 
 def partitions_dir() -> Path:
-    """Where the Dagster IO manager keeps one parquet file per hourly features partition."""
-    return data_dir() / "warehouse" / FEATURES_ASSET
+    """The local folder of the hourly features partitions (embedded profile)."""
+    return local_asset_dir(FEATURES_ASSET)
 
 
 def feature_store_dir() -> Path:

@@ -2,8 +2,9 @@
 
 Dagster writes ``machine_hourly_features`` as one parquet file per hourly partition
 (``<warehouse>/machine_hourly_features/<YYYY-MM-DD-HHMM>.parquet``, replaced atomically on
-re-materialization). Feast's file offline store (dask) *can* read that directory directly — it
-lists the folder on every retrieval, so new and rewritten files are picked up, and it skips the
+re-materialization; the layout of :mod:`mfg_assets.storage.partitions`). Feast's file offline
+store (dask) *can* read that directory directly — it lists the folder on every retrieval, so
+new and rewritten files are picked up, and it skips the
 IO manager's ``.``-prefixed temporary files — but dask turns every file into a partition and pays
 ~45 ms per partition per retrieval: with 30 days of history (720 files) a one-hour
 ``materialize`` took 7 s and any ``get_historical_features`` at least 34 s, growing with every
@@ -19,7 +20,7 @@ wins), so rewriting a partition with the same data changes nothing Feast reads. 
 read in this package (materialize, historical retrieval, consistency) syncs the days it touches
 first; ``sync_offline_store()`` syncs everything (the "Feast offline store" step).
 
-The hourly partitions are read through the storage layer (:mod:`mfg_assets.storage`): the local
+The hourly partitions are listed and read through :mod:`mfg_assets.storage.partitions`: the local
 warehouse in the embedded profile, the S3 bucket of ``MFG_STORAGE_URI=s3://…`` in production
 (listing gives each object's size, ETag and last-modified, so the fingerprint check costs one
 LIST per sync). The mirror itself always lives on local disk under ``MFG_DATA_DIR``, because
@@ -30,35 +31,36 @@ the bucket, that any process (a run pod, the feature server) rebuilds on first u
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from mfg_assets.feature_store.errors import FeatureStoreError, PartitionsNotFoundError
-from mfg_assets.feature_store.names import (
-    FEATURES_ASSET,
-    JOIN_KEY,
-    offline_source_dir,
-    partitions_dir,
-)
+from mfg_assets.feature_store.names import FEATURES_ASSET, JOIN_KEY, offline_source_dir
 from mfg_assets.features.schema import TIMESTAMP_COLUMN, TS_DTYPE, feature_schema
-from mfg_assets.storage.files import FileEntry, FileStore, LocalFileStore
+from mfg_assets.storage.files import FileStore, LocalFileStore
+from mfg_assets.storage.partitions import (
+    PartitionStore,
+    StoredPartition,
+    day_key,
+    file_name,
+    is_hour_key,
+    key_of_file,
+    warehouse_store,
+)
+from mfg_assets.storage.partitions import as_utc as utc
 
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_KEY = "mfg_feature_store.source_fingerprint"
 READ_THREADS = 8  # concurrent GETs when the partitions are in S3
-_HOURLY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-\d{4}\.parquet$")
-_DAY_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -73,52 +75,53 @@ class SyncResult:
 
 @dataclass(frozen=True)
 class PartitionSource:
-    """Where the hourly feature partitions are: a file store and the folder in it."""
+    """Where the hourly feature partitions are: a warehouse's file store and the asset in it."""
 
     store: FileStore
-    folder: str = FEATURES_ASSET
+    asset: str = FEATURES_ASSET
+
+    @property
+    def partitions(self) -> PartitionStore:
+        return PartitionStore(self.store)
 
     @property
     def uri(self) -> str:
-        return self.store.uri(self.folder)
+        return self.partitions.asset_uri(self.asset)
 
-    def entries(self) -> list[FileEntry]:
-        return self.store.list_entries(self.folder)
+    def hours(self) -> list[StoredPartition]:
+        """The stored hourly partitions (one directory walk, or one S3 LIST), by key."""
+        return [p for p in self.partitions.list(self.asset) if is_hour_key(p.key)]
 
-    def read(self, entry: FileEntry) -> pl.DataFrame:
-        return pl.read_parquet(io.BytesIO(self.store.read_bytes(entry.relpath)))
+    def read(self, partition: StoredPartition) -> pl.DataFrame:
+        return self.partitions.read_file(partition)
 
-    def read_all(self, entries: list[FileEntry]) -> list[pl.DataFrame]:
-        """The files' frames, in order; from S3 with up to ``READ_THREADS`` GETs in flight
-        (one GET per hourly file: sequential requests would make a cold day cost 24 round
-        trips). boto3 clients are thread-safe."""
-        if isinstance(self.store, LocalFileStore) or len(entries) < 2:
-            return [self.read(entry) for entry in entries]
+    def read_all(self, partitions: list[StoredPartition]) -> list[pl.DataFrame]:
+        """The partitions' frames, in order; from S3 with up to ``READ_THREADS`` GETs in
+        flight (one GET per hourly file: sequential requests would make a cold day cost 24
+        round trips). boto3 clients are thread-safe."""
+        if isinstance(self.store, LocalFileStore) or len(partitions) < 2:
+            return [self.read(p) for p in partitions]
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(entries))) as pool:
-            return list(pool.map(self.read, entries))
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(partitions))) as pool:
+            return list(pool.map(self.read, partitions))
 
 
 def partition_source(source: Path | PartitionSource | None = None) -> PartitionSource:
-    """``source``, a local folder as a source, or the configured one: the warehouse of
-    ``MFG_STORAGE_URI`` (S3 in production), else the local data directory's."""
+    """``source``, a local folder of hourly files as a source, or the configured warehouse's
+    (``MFG_STORAGE_URI``: S3 in production, else the local data directory)."""
     if isinstance(source, PartitionSource):
         return source
     if source is not None:
         return PartitionSource(LocalFileStore(Path(source).parent), Path(source).name)
-    from mfg_assets.storage.location import uses_s3, warehouse_store
-
-    if uses_s3():
-        return PartitionSource(warehouse_store())
-    return partition_source(partitions_dir())
+    return PartitionSource(warehouse_store())
 
 
 def as_utc(value: datetime) -> datetime:
     """A timezone-aware UTC datetime; naive values are taken to be UTC already."""
     if not isinstance(value, datetime):
         raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc(value)
 
 
 def _missing(source: PartitionSource) -> PartitionsNotFoundError:
@@ -129,31 +132,20 @@ def _missing(source: PartitionSource) -> PartitionsNotFoundError:
     )
 
 
-def _listing(source: PartitionSource) -> list[FileEntry]:
-    """The source's files (one directory walk, or one S3 LIST), or a clear error when the
-    partitions folder is missing (S3 has no folders: no object under the prefix)."""
-    store = source.store
-    if isinstance(store, LocalFileStore) and not (store.root / source.folder).is_dir():
+def _hours_by_day(source: PartitionSource) -> dict[str, list[StoredPartition]]:
+    """The source's hourly partitions grouped by UTC day, or a clear error when the asset's
+    folder is missing (S3 has no folders: no object under the prefix)."""
+    hours = source.hours()
+    if not hours and not source.partitions.holds(source.asset):
         raise _missing(source)
-    entries = source.entries()
-    if not entries and not isinstance(store, LocalFileStore):
-        raise _missing(source)
-    return entries
-
-
-def _hourly_files_by_day(entries: Iterable[FileEntry], folder: str) -> dict[str, list[FileEntry]]:
-    days: dict[str, list[FileEntry]] = {}
-    for entry in entries:
-        match = _HOURLY_NAME.match(entry.name)
-        if not match or entry.relpath != f"{folder}/{entry.name}":
-            continue  # temporary ".name.tmp" files of atomic writes, foreign files, subfolders
-        days.setdefault(match.group(1), []).append(entry)
-    for files in days.values():
-        files.sort(key=lambda f: f.name)
+    days: dict[str, list[StoredPartition]] = {}
+    for partition in hours:  # sorted by key: each day's hours in order
+        days.setdefault(day_key(partition.hour), []).append(partition)
     return days
 
 
-def _fingerprint(files: list[FileEntry]) -> str:
+def _fingerprint(partitions: list[StoredPartition]) -> str:
+    files = [p.file for p in partitions]
     digest = hashlib.sha256("\n".join(f"{f.name}:{f.size}:{f.version}" for f in files).encode())
     return digest.hexdigest()
 
@@ -177,10 +169,10 @@ def conform(frame: pl.DataFrame, *, origin: str) -> pl.DataFrame:
         raise FeatureStoreError(f"{origin} does not match the feature schema: {exc}") from exc
 
 
-def _build_day(source: PartitionSource, files: list[FileEntry]) -> pl.DataFrame:
+def _build_day(source: PartitionSource, files: list[StoredPartition]) -> pl.DataFrame:
     frames = [
-        conform(frame, origin=f"partition {source.store.uri(f.relpath)}")
-        for f, frame in zip(files, source.read_all(files), strict=True)
+        conform(frame, origin=f"partition {source.partitions.uri(source.asset, p.key)}")
+        for p, frame in zip(files, source.read_all(files), strict=True)
     ]
     day = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=feature_schema())
     keyless = pl.col(JOIN_KEY).is_null() | pl.col(TIMESTAMP_COLUMN).is_null()
@@ -189,7 +181,7 @@ def _build_day(source: PartitionSource, files: list[FileEntry]) -> pl.DataFrame:
         logger.warning(
             "skipping %d rows without machine_id/event_timestamp in %s",
             dropped,
-            ", ".join(f.name for f in files),
+            ", ".join(p.file.name for p in files),
         )
         day = day.filter(~keyless)
     return day.unique(subset=[JOIN_KEY, TIMESTAMP_COLUMN], keep="last", maintain_order=True).sort(
@@ -221,17 +213,19 @@ def sync_offline_store(
     """
     started = time.perf_counter()
     source = partition_source(source)
-    hourly = _hourly_files_by_day(_listing(source), source.folder)
+    hourly = _hours_by_day(source)
     target = target or offline_source_dir()
     target.mkdir(parents=True, exist_ok=True)
     if days is None:
-        existing = {m.group(1) for p in target.iterdir() if (m := _DAY_NAME.match(p.name))}
+        existing = {
+            key for p in target.iterdir() if (key := key_of_file(p.name)) and not is_hour_key(key)
+        }
         wanted = set(hourly) | existing
     else:
-        wanted = {d.isoformat() if isinstance(d, date) else str(d) for d in days}
+        wanted = {day_key(d) if isinstance(d, date) else str(d) for d in days}
     rebuilt, removed = [], []
     for day in sorted(wanted):
-        day_file = target / f"{day}.parquet"
+        day_file = target / file_name(day)
         files = hourly.get(day, [])
         if not files:
             if day_file.exists():
@@ -254,7 +248,7 @@ def days_covering(lo: datetime, hi: datetime) -> list[str]:
     """
     first = (as_utc(lo) - timedelta(days=1)).date()
     last = as_utc(hi).date()
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    return [day_key(first + timedelta(days=i)) for i in range((last - first).days + 1)]
 
 
 def read_offline(
@@ -273,7 +267,7 @@ def read_offline(
     if sync:
         sync_offline_store(days)
     target = offline_source_dir()
-    paths = [p for d in days if (p := target / f"{d}.parquet").exists()]
+    paths = [p for d in days if (p := target / file_name(d)).exists()]
     if not paths:
         return pl.DataFrame(schema=feature_schema())
     ts = pl.col(TIMESTAMP_COLUMN)

@@ -12,7 +12,6 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from mfg_assets.features.outliers import clip_wide
 from mfg_assets.features.quarantine import SENSOR_ENUM
 from mfg_assets.features.schema import TIMESTAMP_COLUMN, empty_features, feature_schema
 from mfg_assets.plant.catalog import SENSOR_TYPES
@@ -57,11 +56,9 @@ def pivot_sensors(readings: pl.DataFrame) -> pl.DataFrame:
 
 
 def interpolate_gaps(wide: pl.DataFrame) -> pl.DataFrame:
-    """Linear interpolation along time per machine; edges take the nearest value."""
-    filled = [
-        pl.col(s).interpolate_by("ts").forward_fill().backward_fill().over("machine_id")
-        for s in SENSOR_TYPES
-    ]
+    """Linear interpolation along time per machine, between measured neighbours only: a gap
+    at the start or end of the window stays empty (nothing is extrapolated or carried)."""
+    filled = [pl.col(s).interpolate_by("ts").over("machine_id") for s in SENSOR_TYPES]
     return wide.sort("machine_id", "ts").with_columns(filled)
 
 
@@ -74,19 +71,18 @@ def aggregate_hourly(wide: pl.DataFrame) -> pl.DataFrame:
     """
     hour = pl.col("ts").dt.truncate("1h")
     t = ((pl.col("ts") - hour).dt.total_microseconds() / 60e6).alias("_t")
-    aggs: list[pl.Expr] = [
-        pl.col("_observed").sum().cast(pl.Int64).alias("n_readings"),
-        pl.col("_t").sum().alias("_st"),
-        (pl.col("_t") * pl.col("_t")).sum().alias("_stt"),
-        pl.len().alias("_n"),
-    ]
+    aggs: list[pl.Expr] = [pl.col("_observed").sum().cast(pl.Int64).alias("n_readings")]
     for s in SENSOR_TYPES:
+        t_s = pl.when(pl.col(s).is_not_null()).then(pl.col("_t"))  # times this sensor has
         aggs += [
             pl.col(s).mean().alias(f"{s}_mean"),
             pl.col(s).std().alias(f"{s}_std"),
             pl.col(s).min().alias(f"{s}_min"),
             pl.col(s).max().alias(f"{s}_max"),
-            pl.col(s).last().alias(f"{s}_last"),
+            pl.col(s).last(ignore_nulls=True).alias(f"{s}_last"),
+            pl.col(s).count().alias(f"_n_{s}"),
+            t_s.sum().alias(f"_st_{s}"),
+            (t_s * t_s).sum().alias(f"_stt_{s}"),
             (pl.col("_t") * pl.col(s)).sum().alias(f"_stx_{s}"),
         ]
     hourly = (
@@ -94,17 +90,17 @@ def aggregate_hourly(wide: pl.DataFrame) -> pl.DataFrame:
         .group_by("machine_id", "hour", maintain_order=True)
         .agg(aggs)
     )
-    n, st, stt = pl.col("_n"), pl.col("_st"), pl.col("_stt")
-    denominator = n * stt - st * st
-    slopes = [
-        pl.when(denominator > 1e-9)
-        .then((n * pl.col(f"_stx_{s}") - st * pl.col(f"{s}_mean") * n) / denominator)
-        .alias(f"{s}_slope")
-        for s in SENSOR_TYPES
-    ]
-    return hourly.with_columns(slopes).drop(
-        "_n", "_st", "_stt", *[f"_stx_{s}" for s in SENSOR_TYPES]
-    )
+    slopes = []
+    for s in SENSOR_TYPES:
+        n, st, stt = pl.col(f"_n_{s}"), pl.col(f"_st_{s}"), pl.col(f"_stt_{s}")
+        denominator = n * stt - st * st
+        slopes.append(
+            pl.when(denominator > 1e-9)
+            .then((n * pl.col(f"_stx_{s}") - st * pl.col(f"{s}_mean") * n) / denominator)
+            .alias(f"{s}_slope")
+        )
+    helpers = [f"{p}_{s}" for s in SENSOR_TYPES for p in ("_n", "_st", "_stt", "_stx")]
+    return hourly.with_columns(slopes).drop(helpers)
 
 
 def inspection_outcomes(inspections: pl.DataFrame) -> pl.DataFrame:
@@ -120,22 +116,19 @@ def inspection_outcomes(inspections: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def hourly_features(
-    clean: pl.DataFrame, inspections: pl.DataFrame, bounds: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, int]:
+def hourly_features(clean: pl.DataFrame, inspections: pl.DataFrame) -> pl.DataFrame:
     """The feature table for the hours covered by ``clean`` readings, schema-correct.
 
-    ``bounds`` (from :mod:`mfg_assets.features.outliers`) clip the readings before gaps are
-    filled; returns the features and the number of values clipped.
+    Every value aggregated was measured or is interpolated between measured neighbours: no
+    value is clipped or replaced (spikes are quarantined before, see ``spikes.py``).
     """
     if clean.is_empty():
-        return empty_features(), 0
+        return empty_features()
     wide = pivot_sensors(clean)
     wide = wide.with_columns(
         pl.sum_horizontal(pl.col(SENSOR_TYPES).is_not_null()).alias("_observed")
     )
-    clipped, n_clipped = clip_wide(wide, bounds) if bounds is not None else (wide, 0)
-    hourly = aggregate_hourly(interpolate_gaps(clipped))
+    hourly = aggregate_hourly(interpolate_gaps(wide))
     joined = hourly.join(inspection_outcomes(inspections), on=["machine_id", "hour"], how="left")
     schema = feature_schema()
     features = (
@@ -148,4 +141,4 @@ def hourly_features(
         .cast(schema)
         .sort("hour", "machine_id")
     )
-    return features, n_clipped
+    return features

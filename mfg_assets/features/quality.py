@@ -6,7 +6,7 @@ Each rule returns a :class:`QualityResult`; severity says whether a failure is a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -117,4 +117,138 @@ def values_in_set(frame: pl.DataFrame, column: str, allowed: Sequence[str]) -> Q
         "ERROR",
         f"unknown {column} values: {unknown[:10]}" if unknown else f"all {column} values known",
         {"unknown_values": len(unknown)},
+    )
+
+
+def values_modified_share(
+    usable_by_sensor: Mapping[str, int],
+    modified_by_sensor: Mapping[str, int],
+    warn_above: float = 0.01,
+    error_above: float = 0.05,
+) -> QualityResult:
+    """Share of usable readings cleaning did not use as measured (spikes removed), per sensor:
+    the worst sensor decides, so mass modification of one sensor can never be silent."""
+    shares = {
+        s: (modified_by_sensor.get(s, 0) / n if n else 0.0) for s, n in usable_by_sensor.items()
+    }
+    worst_sensor, worst = max(shares.items(), key=lambda kv: kv[1], default=("", 0.0))
+    total = sum(usable_by_sensor.values())
+    overall = sum(modified_by_sensor.values()) / total if total else 0.0
+    severity: Severity = "ERROR" if worst > error_above else "WARN"
+    return QualityResult(
+        worst <= warn_above,
+        severity,
+        f"{sum(modified_by_sensor.values())} of {total} readings modified ({overall:.3%}); "
+        f"worst {worst_sensor or '-'} {worst:.3%} (warn > {warn_above:.0%}, "
+        f"fail > {error_above:.0%})",
+        {
+            "values_modified_share": float(overall),
+            **{f"modified_share_{s}": float(v) for s, v in shares.items()},
+            **{f"modified_{s}": int(modified_by_sensor.get(s, 0)) for s in usable_by_sensor},
+        },
+    )
+
+
+def _listing(frame: pl.DataFrame, row: Callable[[dict[str, object]], str], limit: int) -> str:
+    shown = [row(r) for r in frame.head(limit).iter_rows(named=True)]
+    more = f" (+{frame.height - limit} more)" if frame.height > limit else ""
+    return "; ".join(shown) + more
+
+
+def no_level_shifts(shifts: pl.DataFrame, limit: int = 10) -> QualityResult:
+    """Level shifts kept in the data (unit changes, recalibrations, setpoint changes): a
+    warning naming machines, sensors and sizes, never a correction."""
+    if shifts.is_empty():
+        return QualityResult(True, "WARN", "no level shifts", {"level_shifts": 0})
+    text = _listing(
+        shifts,
+        lambda r: (
+            f"{r['machine_id']} {r['sensor_type']} {r['before']:.4g} → {r['after']:.4g} "
+            f"({r['size']:+.4g}) at {r['hour']:%Y-%m-%d %H:%M}"
+        ),
+        limit,
+    )
+    return QualityResult(
+        False,
+        "WARN",
+        f"{shifts.height} level shift(s), kept as measured: {text}",
+        {
+            "level_shifts": shifts.height,
+            "machines": sorted(shifts["machine_id"].unique().to_list()),
+            "sensors": sorted(shifts["sensor_type"].unique().to_list()),
+            "largest_by_sensor": {
+                s: float(v)
+                for s, v in shifts.group_by("sensor_type")
+                .agg(pl.col("size").abs().max())
+                .iter_rows()
+            },
+        },
+    )
+
+
+def no_stuck_sensors(stuck: pl.DataFrame, limit: int = 10) -> QualityResult:
+    """Sensors that reported one value for a whole hour: a warning naming them."""
+    if stuck.is_empty():
+        return QualityResult(True, "WARN", "no stuck sensors", {"stuck_sensor_hours": 0})
+    text = _listing(
+        stuck,
+        lambda r: (
+            f"{r['machine_id']} {r['sensor_type']} = {r['value']:.4g} × {r['n']} "
+            f"at {r['hour']:%Y-%m-%d %H:%M}"
+        ),
+        limit,
+    )
+    return QualityResult(
+        False,
+        "WARN",
+        f"{stuck.height} stuck sensor-hour(s): {text}",
+        {
+            "stuck_sensor_hours": stuck.height,
+            "machines": sorted(stuck["machine_id"].unique().to_list()),
+            "sensors": sorted(stuck["sensor_type"].unique().to_list()),
+        },
+    )
+
+
+def rows_accounted(
+    source_rows: Mapping[str, int], clean_rows: Mapping[str, int], quarantined: Mapping[str, int]
+) -> QualityResult:
+    """Per hour: rows in the source = rows clean + rows quarantined. Any gap is a lost (or
+    invented) reading."""
+    hours = sorted(set(source_rows) | set(clean_rows) | set(quarantined))
+    gaps = {h: source_rows.get(h, 0) - clean_rows.get(h, 0) - quarantined.get(h, 0) for h in hours}
+    bad = {h: g for h, g in gaps.items() if g}
+    ok = not bad
+    return QualityResult(
+        ok,
+        "ERROR",
+        "every source row accounted for"
+        if ok
+        else f"{len(bad)} hour(s) where source rows != clean + quarantined: "
+        f"{dict(list(bad.items())[:10])}",
+        {
+            "rows_source": int(sum(source_rows.values())),
+            "rows_clean": int(sum(clean_rows.values())),
+            "rows_quarantined": int(sum(quarantined.values())),
+            "hours_unaccounted": len(bad),
+        },
+    )
+
+
+def source_rows_match(extracted: Mapping[str, int], counted: Mapping[str, int]) -> QualityResult:
+    """Per hour: rows extracted = the database's own ``COUNT(*)`` of the source window."""
+    hours = sorted(set(extracted) | set(counted))
+    bad = {h: (extracted.get(h, 0), counted.get(h, 0)) for h in hours}
+    bad = {h: v for h, v in bad.items() if v[0] != v[1]}
+    ok = not bad
+    return QualityResult(
+        ok,
+        "ERROR",
+        "extracted rows = COUNT(*) of the source window, every hour"
+        if ok
+        else f"{len(bad)} hour(s) with extracted != counted: {dict(list(bad.items())[:10])}",
+        {
+            "rows_extracted": int(sum(extracted.values())),
+            "rows_counted": int(sum(counted.values())),
+        },
     )

@@ -14,14 +14,20 @@ from mfg_assets.plant.catalog import SENSORS
 
 READING_KEY = ("ts", "machine_id", "sensor_type")
 
-# Checked in this order; a row gets the first reason that applies.
+# Checked in this order; a row gets the first reason that applies. ``bad_timestamp`` and
+# ``non_numeric`` come from the extract (``issue``); ``spike`` from the Hampel filter
+# (features/spikes.py) over the rows that passed every other rule.
 REASONS: tuple[str, ...] = (
+    "bad_timestamp",
+    "non_numeric",
     "unknown_machine",
     "unknown_sensor",
     "missing_value",
     "out_of_range",
     "duplicate",
+    "spike",
 )
+SPIKE_REASON = REASONS.index("spike") + 1
 
 
 @dataclass(frozen=True)
@@ -71,15 +77,21 @@ def triage_readings(readings: pl.DataFrame, known_machines: list[str] | pl.Serie
     in_range = pl.col("value").is_between(
         pl.lit(_PHYSICAL_MIN).gather(code), pl.lit(_PHYSICAL_MAX).gather(code)
     )
+    readings = with_source_columns(readings)
+    code_of = {name: i + 1 for i, name in enumerate(REASONS)}
     reason = (
-        pl.when(pl.col("_machine").is_null())
-        .then(1)
+        pl.when(pl.col("issue") == "bad_timestamp")
+        .then(code_of["bad_timestamp"])
+        .when(pl.col("issue") == "non_numeric")
+        .then(code_of["non_numeric"])
+        .when(pl.col("_machine").is_null())
+        .then(code_of["unknown_machine"])
         .when(pl.col("_sensor").is_null())
-        .then(2)
+        .then(code_of["unknown_sensor"])
         .when(pl.col("value").is_null() | pl.col("value").is_nan())
-        .then(3)
+        .then(code_of["missing_value"])
         .when(~in_range)
-        .then(4)
+        .then(code_of["out_of_range"])
         .otherwise(0)
         .cast(pl.UInt8)
     )
@@ -105,25 +117,50 @@ def triage_readings(readings: pl.DataFrame, known_machines: list[str] | pl.Serie
         ]
         duplicate = pl.col("_row").is_in(repeated.implode())
         labelled = labelled.with_columns(
-            pl.when(duplicate).then(5).otherwise(pl.col("_reason")).cast(pl.UInt8).alias("_reason")
+            pl.when(duplicate)
+            .then(code_of["duplicate"])
+            .otherwise(pl.col("_reason"))
+            .cast(pl.UInt8)
+            .alias("_reason")
         )
     columns = [c for c in readings.columns]
     clean = labelled.filter(pl.col("_reason") == 0).select(columns)
+    quarantined = labelled.filter(pl.col("_reason") > 0).select(*columns, "_reason")
+    return Triage(clean=clean, quarantined=name_reasons(quarantined))
+
+
+def name_reasons(coded: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine rows with their integer ``_reason`` replaced by its name, in the quarantine
+    schema (see :func:`empty_quarantine`)."""
     names = pl.lit(pl.Series(["", *REASONS]))
-    quarantined = labelled.filter(pl.col("_reason") > 0).select(
-        *columns, names.gather(pl.col("_reason")).alias("reason")
-    )
-    return Triage(clean=clean, quarantined=quarantined)
+    return coded.select(
+        *QUARANTINE_SCHEMA.keys() - {"reason"}, names.gather(pl.col("_reason")).alias("reason")
+    ).select(list(QUARANTINE_SCHEMA))
+
+
+def with_source_columns(readings: pl.DataFrame) -> pl.DataFrame:
+    """Readings with ``source_hour`` and ``issue`` (as the extract provides them); frames made
+    without them (tests, benchmarks) get each row's own hour and no issue."""
+    if readings.width == 0:  # no partitions loaded: the caller conforms it to the schema
+        return readings
+    missing = []
+    if "source_hour" not in readings.columns:
+        missing.append(pl.col("ts").dt.truncate("1h").alias("source_hour"))
+    if "issue" not in readings.columns:
+        missing.append(pl.lit(None, pl.String).alias("issue"))
+    return readings.with_columns(missing) if missing else readings
+
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "ts": pl.Datetime("us", "UTC"),  # null when the stored timestamp could not be read
+    "machine_id": pl.String(),
+    "sensor_type": pl.String(),
+    "value": pl.Float64(),
+    "source_hour": pl.Datetime("us", "UTC"),  # the hour whose source window held the row
+    "reason": pl.String(),
+}
 
 
 def empty_quarantine() -> pl.DataFrame:
     """Schema of the quarantine output with no rows."""
-    return pl.DataFrame(
-        schema={
-            "ts": pl.Datetime("us", "UTC"),
-            "machine_id": pl.String(),
-            "sensor_type": pl.String(),
-            "value": pl.Float64(),
-            "reason": pl.String(),
-        }
-    )
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)

@@ -1,10 +1,51 @@
-"""Time-ordered train/validation/test split: whole hours go to one split, never shuffled."""
+"""Time-ordered train/validation/test split for every model: whole time steps go to one split,
+never shuffled.
+
+The split names are :data:`SPLITS` everywhere (training frames, YOLO datasets, metadata);
+YOLO's own ``val`` key appears only in a YOLO dataset's ``data.yaml``
+(:mod:`mfg_assets.models.defect.dataset`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import polars as pl
 
-SPLITS = ("train", "validation", "test")
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+SPLITS: tuple[str, ...] = (TRAIN, VALIDATION, TEST)
+_FLOAT_NOISE = 1e-9  # 10 * (1 - 0.3 - 0.2) is 4.999...: count it as the 5 it means
+
+
+def check_fractions(validation_fraction: float, test_fraction: float) -> None:
+    """ValueError unless both fractions are in (0, 1) and leave rows to train on."""
+    if not 0 < validation_fraction < 1 or not 0 < test_fraction < 1:
+        raise ValueError("split fractions must be in (0, 1)")
+    if validation_fraction + test_fraction >= 1:
+        raise ValueError("validation_fraction + test_fraction must leave rows to train on")
+
+
+def split_labels(
+    times: Sequence[Any], validation_fraction: float = 0.15, test_fraction: float = 0.15
+) -> list[str]:
+    """The split of each row of ``times`` (sorted ascending): the earliest
+    ``1 - validation_fraction - test_fraction`` of the rows train, then validation, the latest
+    test. A cut never separates rows of one timestamp: it moves forward past them, so
+    ``max(train) < min(validation) <= max(validation) < min(test)`` holds strictly."""
+    check_fractions(validation_fraction, test_fraction)
+    n = len(times)
+    cuts: list[int] = []
+    for share in (1 - validation_fraction - test_fraction, 1 - test_fraction):
+        cut = max(int(n * share + _FLOAT_NOISE), cuts[-1] if cuts else 0)
+        while 0 < cut < n and times[cut] == times[cut - 1]:
+            cut += 1
+        cuts.append(min(cut, n))
+    bounds = [0, *cuts, n]
+    labels: list[str] = []
+    for index, split in enumerate(SPLITS):
+        labels.extend([split] * (bounds[index + 1] - bounds[index]))
+    return labels
 
 
 def time_ordered_split(
@@ -13,24 +54,17 @@ def time_ordered_split(
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
 ) -> pl.DataFrame:
-    """Add a ``split`` column: the earliest hours train, then validation, the latest test.
+    """Add a ``split`` column by :func:`split_labels` over the distinct timestamps.
 
     Fractions are of distinct timestamps, so every machine's row for one hour lands in the
     same split and nothing from a later hour trains a model evaluated on an earlier one.
     """
-    if not 0 < validation_fraction < 1 or not 0 < test_fraction < 1:
-        raise ValueError("split fractions must be in (0, 1)")
-    if validation_fraction + test_fraction >= 1:
-        raise ValueError("validation_fraction + test_fraction must leave rows to train on")
     times = frame[time_column].unique().sort()
-    n = times.len()
-    first_validation = times[int(n * (1 - validation_fraction - test_fraction))] if n else None
-    first_test = times[int(n * (1 - test_fraction))] if n else None
-    return frame.with_columns(
-        pl.when(pl.col(time_column) >= first_test)
-        .then(pl.lit("test"))
-        .when(pl.col(time_column) >= first_validation)
-        .then(pl.lit("validation"))
-        .otherwise(pl.lit("train"))
-        .alias("split")
-    ).sort(time_column, "machine_id")
+    splits = pl.DataFrame(
+        {
+            time_column: times,
+            "split": split_labels(times.to_list(), validation_fraction, test_fraction),
+        },
+        schema={time_column: times.dtype, "split": pl.String},
+    )
+    return frame.join(splits, on=time_column, how="left").sort(time_column, "machine_id")

@@ -8,7 +8,7 @@ which is what makes an hourly partition cheap; any other SQLAlchemy URL falls ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,13 @@ SENSOR_READINGS_SCHEMA = {
     "machine_id": pl.String(),
     "sensor_type": pl.String(),
     "value": pl.Float64(),
+    # The hour of the source window the row was read (and counted) in, and what is wrong with
+    # the row as stored: ``non_numeric`` (a value that is text or a blob) or ``bad_timestamp``
+    # (``ts`` unreadable, or readable but outside the hour it is stored under); null when fine.
+    "source_hour": TS,
+    "issue": pl.String(),
 }
+READ_ISSUES: tuple[str, ...] = ("bad_timestamp", "non_numeric")
 QUALITY_INSPECTIONS_SCHEMA = {
     "inspection_time": TS,
     "product_id": pl.String(),
@@ -38,11 +44,40 @@ MACHINE_EVENTS_SCHEMA = {"ts": TS, "machine_id": pl.String(), "event_type": pl.S
 MACHINES_SCHEMA = {"machine_id": pl.String(), "machine_type": pl.String(), "line": pl.String()}
 
 
+# Driver messages of failures that can succeed on a retry: the server or file was busy or
+# unreachable. Anything else (a missing table, bad SQL, data that cannot be read) is
+# deterministic and retrying it only delays the failure.
+TRANSIENT_MARKERS: tuple[str, ...] = (
+    "database is locked",
+    "database table is locked",
+    "busy",
+    "connection refused",
+    "could not connect",
+    "connection timed out",
+    "timeout expired",
+    "server closed the connection",
+    "connection reset",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "too many clients",
+    "could not translate host name",
+    "deadlock detected",
+    "could not serialize access",
+)
+
+
+def is_transient(message: str) -> bool:
+    """Whether a driver error message is one a retry can fix (connections, locks)."""
+    lowered = message.lower()
+    return any(marker in lowered for marker in TRANSIENT_MARKERS)
+
+
 class PlantDatabaseError(RuntimeError):
     """The plant database cannot be read; the message names the (password-masked) URL.
 
-    ``transient`` says whether retrying may help (a connection refused may; a missing SQLite
-    file or table will not).
+    ``transient`` says whether retrying may help (a refused connection or a locked database
+    may; a missing SQLite file or table, or bad SQL, will not).
     """
 
     def __init__(self, message: str, transient: bool = False) -> None:
@@ -100,6 +135,13 @@ def _libpq_uri(url: URL) -> str:
 
 def _fetch(url_str: str, sql_for: dict[str, str], params: tuple[Any, ...]) -> pa.Table:
     """Run a query and return Arrow; ``sql_for`` maps 'qmark'/'numeric' to SQL text."""
+    return _fetch_many(url_str, [(sql_for, params)])[0]
+
+
+def _fetch_many(
+    url_str: str, queries: list[tuple[dict[str, str], tuple[Any, ...]]]
+) -> list[pa.Table]:
+    """Several queries in one read transaction (one snapshot of the database), as Arrow."""
     url = make_url(url_str)
     backend = url.get_backend_name()
     try:
@@ -107,14 +149,27 @@ def _fetch(url_str: str, sql_for: dict[str, str], params: tuple[Any, ...]) -> pa
             import adbc_driver_sqlite.dbapi as adbc
 
             with adbc.connect(str(_sqlite_path(url))) as conn, conn.cursor() as cur:
-                cur.execute(sql_for["qmark"], params)
-                return cur.fetch_arrow_table()
+                out = []
+                for sql_for, params in queries:
+                    cur.execute(sql_for["qmark"], params)
+                    out.append(cur.fetch_arrow_table())
+                conn.rollback()
+                return out
         if backend == "postgresql":
             import adbc_driver_postgresql.dbapi as adbc
 
             with adbc.connect(_libpq_uri(url)) as conn, conn.cursor() as cur:
-                cur.execute(sql_for["numeric"], params)
-                return cur.fetch_arrow_table()
+                out = []
+                if len(queries) > 1:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                for sql_for, params in queries:
+                    cur.execute(sql_for["numeric"], params)
+                    out.append(cur.fetch_arrow_table())
+                conn.rollback()
+                return out
+        if len(queries) != 1:
+            raise PlantDatabaseError(f"{backend}: one query at a time on this backend")
+        sql_for, params = queries[0]
         from sqlalchemy import create_engine, text
 
         engine = create_engine(url)
@@ -128,16 +183,16 @@ def _fetch(url_str: str, sql_for: dict[str, str], params: tuple[Any, ...]) -> pa
                     conn,
                     execute_options={"parameters": {f"p{i}": v for i, v in enumerate(params)}},
                 )
-            return frame.to_arrow()
+            return [frame.to_arrow()]
         finally:
             engine.dispose()
     except PlantDatabaseError:
         raise
     except Exception as exc:  # driver errors vary by backend; name the URL, keep the cause
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        missing_table = "no such table" in reason or "does not exist" in reason
         raise PlantDatabaseError(
-            f"cannot read plant database {masked(url)}: {reason}", transient=not missing_table
+            f"cannot read plant database {masked(url)}: {reason}",
+            transient=is_transient(str(exc)),
         ) from exc
 
 
@@ -180,8 +235,196 @@ def extract_window(url: str, query: WindowQuery, start: datetime, end: datetime)
 
 
 def extract_sensor_readings(url: str, start: datetime, end: datetime) -> pl.DataFrame:
-    """Long-format readings ``(ts, machine_id, sensor_type, value)``; NaN is returned as null."""
-    return extract_window(url, SENSOR_READINGS, start, end)
+    """Long-format readings ``(ts, machine_id, sensor_type, value, source_hour, issue)``; NaN is
+    returned as null. See :func:`extract_sensor_readings_counted`."""
+    return extract_sensor_readings_counted(url, start, end)[0]
+
+
+def extract_sensor_readings_counted(
+    url: str, start: datetime, end: datetime
+) -> tuple[pl.DataFrame, dict[datetime, int] | None]:
+    """Every source row of the window, and the database's own ``COUNT(*)`` per hour, read in
+    one transaction so the two describe the same snapshot (``None`` on backends without
+    one-snapshot reads).
+
+    On SQLite (no timestamp type) a row belongs to the window when its ``ts`` is in it in any
+    encoding the plant has been seen to write: canonical text, ISO text with ``T``, or epoch
+    seconds as a number. Unreadable values never become numbers: text and blobs come back
+    null with ``issue = 'non_numeric'``; unreadable timestamps come back null with
+    ``issue = 'bad_timestamp'``, in the hour their text sorts into.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("window bounds must be timezone-aware (UTC)")
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        params = _sqlite_window_params(start, end)
+        count_sql, count_params = _sqlite_counts(start, end)
+        rows, counts = _fetch_many(
+            url,
+            [({"qmark": _SQLITE_READINGS, "numeric": ""}, params),
+             ({"qmark": count_sql, "numeric": ""}, count_params)],
+        )  # fmt: skip
+        frame = _sqlite_readings(pl.from_arrow(rows))  # type: ignore[arg-type]
+    elif backend == "postgresql":
+        params = _window_params(backend, start, end)
+        rows, counts = _fetch_many(
+            url,
+            [({"qmark": "", "numeric": _PG_READINGS}, params),
+             ({"qmark": "", "numeric": _PG_COUNTS}, params)],
+        )  # fmt: skip
+        frame = _normalize(rows, _PLAIN_READINGS_SCHEMA).with_columns(
+            pl.col("ts").dt.truncate("1h").alias("source_hour"),
+            pl.lit(None, pl.String).alias("issue"),
+        )
+    else:
+        plain = extract_window(url, _PLAIN_READINGS, start, end)
+        frame = plain.with_columns(
+            pl.col("ts").dt.truncate("1h").alias("source_hour"),
+            pl.lit(None, pl.String).alias("issue"),
+        )
+        return frame.select(list(SENSOR_READINGS_SCHEMA)), None
+    counted = pl.from_arrow(counts)
+    assert isinstance(counted, pl.DataFrame)
+    per_hour = {_hour_from_text(str(hour)): int(n) for hour, n in counted.iter_rows()}
+    frame = frame.select(list(SENSOR_READINGS_SCHEMA)).cast(SENSOR_READINGS_SCHEMA)
+    return frame.sort("source_hour", "ts", maintain_order=True), per_hour
+
+
+_PLAIN_READINGS_SCHEMA = {k: v for k, v in SENSOR_READINGS_SCHEMA.items() if k in
+                          ("ts", "machine_id", "sensor_type", "value")}  # fmt: skip
+_PLAIN_READINGS = WindowQuery("sensor_readings", "ts", _PLAIN_READINGS_SCHEMA)
+
+
+def _text(column: str) -> str:
+    """A column as text whatever SQLite holds in it (blobs as hex, so never invalid UTF-8)."""
+    return (
+        f"CASE WHEN typeof({column}) = 'blob' THEN 'blob:' || hex({column}) "
+        f"ELSE CAST({column} AS TEXT) END"
+    )
+
+
+# Three index range scans: canonical text, ISO text with 'T', epoch seconds (SQLite orders
+# numbers before text, so each encoding sorts into its own range of the ts index).
+_SQLITE_BRANCHES = ("ts >= ?1 AND ts < ?2", "ts >= ?3 AND ts < ?4", "ts >= ?5 AND ts < ?6")
+NUMERIC_BRANCH = 2  # the branch whose timestamps are epoch seconds
+# Only what polars cannot derive cheaply crosses over: the branch as a small integer, text and
+# blob values as a 0/1 flag; the hour of each row is derived from its parsed timestamp.
+_SQLITE_READINGS = " UNION ALL ".join(
+    f"SELECT {'CAST(ts AS TEXT)' if branch == NUMERIC_BRANCH else 'ts'} AS ts, "
+    f"{branch} AS branch, "
+    f"{_text('machine_id')} AS machine_id, {_text('sensor_type')} AS sensor_type, "
+    "CASE WHEN typeof(value) IN ('integer', 'real') THEN CAST(value AS REAL) END AS value, "
+    "typeof(value) IN ('text', 'blob') AS non_numeric "
+    f"FROM sensor_readings WHERE {where}"
+    for branch, where in enumerate(_SQLITE_BRANCHES)
+)
+
+
+def _sqlite_counts(start: datetime, end: datetime) -> tuple[str, tuple[Any, ...]]:
+    """``COUNT(*)`` of every hour of the window in each encoding, as index range counts (one
+    scalar subquery per hour and encoding: far cheaper than grouping by a text prefix)."""
+    selects, params = [], []
+    hour = start.astimezone(UTC)
+    while hour < end:
+        following = min(hour + timedelta(hours=1), end)
+        ranges = _sqlite_window_params(hour, following)
+        selects.append(
+            "SELECT ? AS source_hour, "
+            + " + ".join(
+                "(SELECT COUNT(*) FROM sensor_readings WHERE ts >= ? AND ts < ?)"
+                for _ in _SQLITE_BRANCHES
+            )
+            + " AS n"
+        )
+        params += [hour.strftime("%Y-%m-%d %H"), *ranges]
+        hour = following
+    return " UNION ALL ".join(selects), tuple(params)
+
+
+_PG_READINGS = (
+    "SELECT ts, machine_id, sensor_type, value FROM sensor_readings WHERE ts >= $1 AND ts < $2"
+)
+_PG_COUNTS = (
+    "SELECT to_char(date_trunc('hour', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24') AS source_hour,"
+    " COUNT(*) AS n FROM sensor_readings WHERE ts >= $1 AND ts < $2 GROUP BY 1"
+)
+
+
+def _sqlite_window_params(start: datetime, end: datetime) -> tuple[Any, ...]:
+    a, b = _window_params("sqlite", start, end)
+    return (a, b, a.replace(" ", "T"), b.replace(" ", "T"),
+            start.timestamp(), end.timestamp())  # fmt: skip
+
+
+def _hour_from_text(text: str) -> datetime:
+    return datetime.strptime(text[:13], "%Y-%m-%d %H").replace(tzinfo=UTC)
+
+
+def _sqlite_readings(raw: pl.DataFrame) -> pl.DataFrame:
+    """Typed readings from the SQLite branches: timestamps parsed per encoding, the hour each
+    row was counted in, and the row's issue. Canonical rows (nearly all) take one parse; the
+    few others are read one encoding at a time."""
+    if raw.is_empty():
+        return pl.DataFrame(schema=SENSOR_READINGS_SCHEMA)
+    canonical = pl.col("ts").str.to_datetime(
+        SQLITE_TS_FORMAT.replace(".%f", "%.f"), time_zone="UTC", time_unit="us", strict=False
+    )
+    frame = raw.with_columns(canonical.alias("_parsed"))
+    fast = (pl.col("branch") == 0) & pl.col("_parsed").is_not_null()
+    issue = pl.when(pl.col("non_numeric").cast(pl.Boolean)).then(pl.lit("non_numeric"))
+    regular = frame.filter(fast).with_columns(
+        pl.col("_parsed").alias("ts"),
+        pl.col("_parsed").dt.truncate("1h").alias("source_hour"),
+        issue.alias("issue"),
+    )
+    others = frame.filter(~fast)
+    if others.height:
+        regular = pl.concat([regular, _irregular_readings(others)], how="diagonal_relaxed")
+    return regular.with_columns(pl.col("value").fill_nan(None)).select(list(SENSOR_READINGS_SCHEMA))
+
+
+def _irregular_readings(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows stored in another encoding (ISO with ``T``, epoch seconds) or unreadable: read
+    what can be read; a timestamp that cannot be read, or that reads outside the hour its
+    text sorts into (a foreign UTC offset), is a ``bad_timestamp``."""
+    numeric = pl.col("branch") == NUMERIC_BRANCH
+    text = pl.col("ts").str.replace("T", " ").str.strip_suffix("Z")
+    epoch = (
+        (pl.col("ts").cast(pl.Float64, strict=False) * 1e6)
+        .round()
+        .cast(pl.Int64, strict=False)
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone("UTC")
+    )
+    parsed = (
+        pl.when(numeric)
+        .then(epoch)
+        .otherwise(
+            pl.coalesce(
+                text.str.to_datetime(
+                    "%Y-%m-%d %H:%M:%S%.f", time_zone="UTC", time_unit="us", strict=False
+                ),
+                text.str.to_datetime(
+                    "%Y-%m-%d %H:%M:%S%.f%:z", time_zone="UTC", time_unit="us", strict=False
+                ),
+            )
+        )
+    )
+    prefix_hour = (text.str.slice(0, 13) + ":00").str.to_datetime(
+        "%Y-%m-%d %H:%M", time_zone="UTC", time_unit="us", strict=False
+    )
+    hour = pl.when(numeric).then(epoch.dt.truncate("1h")).otherwise(prefix_hour)
+    frame = rows.with_columns(parsed.alias("_parsed"), hour.alias("source_hour"))
+    readable = (pl.col("_parsed").dt.truncate("1h") == pl.col("source_hour")).fill_null(False)
+    issue = (
+        pl.when(~readable)
+        .then(pl.lit("bad_timestamp"))
+        .when(pl.col("non_numeric").cast(pl.Boolean))
+        .then(pl.lit("non_numeric"))
+    )
+    return frame.with_columns(
+        pl.when(readable).then(pl.col("_parsed")).alias("ts"), issue.alias("issue")
+    )
 
 
 def extract_quality_inspections(url: str, start: datetime, end: datetime) -> pl.DataFrame:

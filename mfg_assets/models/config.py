@@ -1,29 +1,44 @@
 """Experiment configuration shared by every model: YAML file → validated, typed, frozen structure.
 
 The shape follows the plant's experiment files (experiment / data / model / training sections),
-plus ``promotion`` (the registry gate) and ``logging`` (MLflow). Sections that do not depend on
-the model are generic; ``model.kind`` selects the kind-specific rules (classes, architecture,
-promotion metric). Every problem found is reported at once in one :class:`ExperimentConfigError`
-whose message names the field path, e.g. ``training.batch_size must be > 0 (got 0)``.
+plus ``promotion`` (the registry gate) and ``logging`` (MLflow). The rules live on the sections:
+field types carry ranges and choices, a section's validator carries the rules between its fields,
+and ``model.kind`` selects the kind-specific ones (classes, architecture, promotion metric, image
+settings). Every problem pydantic finds is reported at once in one :class:`ExperimentConfigError`
+whose messages name the field path, e.g. ``training.batch_size must be > 0 (got 0)``.
 
-Relative paths (``model.init_weights``) are resolved against the YAML file's folder; ``~`` and
-``$VARS`` are expanded first.
+Experiments come only from the shipped folder (``experiments/``) or the folder configured by
+``MFG_EXPERIMENTS_DIR``: a name or a path inside one of them. Anything else (an absolute path
+elsewhere, ``..``, a symlink leading out) is refused before it is read, and errors never quote
+a file's lines. Relative paths inside a config (``model.init_weights``) are resolved against the
+YAML file's folder; ``~`` and ``$VARS`` are expanded first.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from mfg_assets.plant.catalog import DEFECT_TYPES
+from mfg_assets.settings import get_settings
 
 EXPERIMENTS_DIR = Path(__file__).parent / "experiments"
+EXPERIMENT_SUFFIXES = (".yaml", ".yml")
 OPTIMIZERS: tuple[str, ...] = ("AdamW", "Adam", "SGD")
 SCHEDULERS: tuple[str, ...] = ("CosineAnnealingLR", "none")
 EXPECTED_CLASSES: dict[str, tuple[str, ...]] = {
@@ -38,32 +53,8 @@ PROMOTION_METRICS: dict[str, tuple[str, ...]] = {
 # Defect detector: YOLO input sizes are multiples of the network's largest stride.
 YOLO_STRIDE = 32
 IMAGE_SIZE_RANGE = (32, 1280)
-# data.augmentation keys: the seed's names (validated by shape) and Ultralytics' own
-# hyperparameter names (value in the given closed range).
-SEED_AUGMENTATIONS: tuple[str, ...] = (
-    "horizontal_flip",
-    "vertical_flip",
-    "rotation_range",
-    "brightness_range",
-)
-ULTRALYTICS_AUGMENTATIONS: dict[str, tuple[float, float]] = {
-    "hsv_h": (0.0, 1.0),
-    "hsv_s": (0.0, 1.0),
-    "hsv_v": (0.0, 1.0),
-    "degrees": (0.0, 180.0),
-    "translate": (0.0, 1.0),
-    "scale": (0.0, 1.0),
-    "shear": (0.0, 180.0),
-    "perspective": (0.0, 0.001),
-    "flipud": (0.0, 1.0),
-    "fliplr": (0.0, 1.0),
-    "mosaic": (0.0, 1.0),
-    "mixup": (0.0, 1.0),
-    "cutmix": (0.0, 1.0),
-    "copy_paste": (0.0, 1.0),
-    "erasing": (0.0, 0.9),
-}
 _DEVICE = re.compile(r"^(cpu|auto|cuda(:\d+)?)$")
+_YOLO_ARCHITECTURE = re.compile(r"(yolo[\w.-]*|.+\.ya?ml)")
 
 
 class ExperimentConfigError(ValueError):
@@ -75,14 +66,155 @@ class ExperimentConfigError(ValueError):
         super().__init__(f"invalid experiment config{where}: " + "; ".join(errors))
 
 
+# --- field types ------------------------------------------------------------------------------
+
+
+def _rule(ok: Callable[[Any], bool], text: str) -> AfterValidator:
+    """A field rule: a value failing ``ok`` is refused as ``<field> <text> (got <value>)``."""
+
+    def check(value: Any) -> Any:
+        if not ok(value):
+            raise ValueError(f"{text} (got {value!r})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _one_of(options: tuple[str, ...]) -> AfterValidator:
+    return _rule(lambda v: v in options, f"must be one of {list(options)}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_in(lo: float, hi: float, text: str | None = None) -> BeforeValidator:
+    """A raw YAML number in ``[lo, hi]`` (checked before coercion: ``"yes"`` or ``true`` fail)."""
+    text = text or f"must be a number in [{lo:g}, {hi:g}]"
+
+    def check(value: Any) -> Any:
+        if value is not None and (not _number(value) or not lo <= value <= hi):
+            raise ValueError(f"{text} (got {value!r})")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _no_duplicates(values: list[str]) -> list[str]:
+    dupes = sorted({v for v in values if values.count(v) > 1})
+    if dupes:
+        raise ValueError(f"has duplicates {dupes}")
+    return values
+
+
+PositiveInt = Annotated[int, _rule(lambda v: v > 0, "must be > 0")]
+PositiveFloat = Annotated[float, _rule(lambda v: v > 0, "must be > 0")]
+NonNegativeInt = Annotated[int, _rule(lambda v: v >= 0, "must be >= 0")]
+NonNegativeFloat = Annotated[float, _rule(lambda v: v >= 0, "must be >= 0")]
+OpenFraction = Annotated[float, _rule(lambda v: 0 < v < 1, "must be in (0, 1)")]
+Fraction = Annotated[float, _rule(lambda v: 0 <= v < 1, "must be in [0, 1)")]
+Probability = Annotated[float, _rule(lambda v: 0 <= v <= 1, "must be in [0, 1]")]
+NonBlank = Annotated[str, _rule(lambda v: bool(v.strip()), "must not be empty")]
+ImageSize = Annotated[
+    int,
+    _rule(lambda v: v > 0, "must be > 0"),
+    _rule(
+        lambda v: v % YOLO_STRIDE == 0 and IMAGE_SIZE_RANGE[0] <= v <= IMAGE_SIZE_RANGE[1],
+        f"must be a multiple of {YOLO_STRIDE} in [{IMAGE_SIZE_RANGE[0]}, {IMAGE_SIZE_RANGE[1]}] "
+        "for a YOLO detector",
+    ),
+]
+HiddenSizes = Annotated[
+    list[int],
+    _rule(
+        lambda v: bool(v) and all(s > 0 for s in v),
+        "must be a non-empty list of positive ints",
+    ),
+]
+FeatureColumns = Annotated[
+    list[str],
+    _rule(bool, "must not be empty (or null)"),
+    AfterValidator(_no_duplicates),
+]
+Unit = Annotated[float | int | None, _number_in(0.0, 1.0)]
+
+
+class _Refused(ValueError):
+    """A section's cross-field rules that failed, each ``"<field> <text>"`` relative to it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _refuse(problems: list[str]) -> None:
+    """Raise a section's cross-field problems, all together (none: nothing to do)."""
+    if problems:
+        raise _Refused(problems)
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ExperimentInfo(_Section):
-    name: str
+    name: NonBlank
     description: str = ""
     tags: list[str] = []
+
+
+def _flag(value: Any) -> Any:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"must be true or false (got {value!r})")
+    return value
+
+
+def _brightness(value: Any) -> Any:
+    if value is None:
+        return None
+    pair = list(value) if isinstance(value, list | tuple) else []
+    if len(pair) != 2 or not all(_number(v) for v in pair):
+        raise ValueError(f"must be [low, high] factors, e.g. [0.8, 1.2] (got {value!r})")
+    if not 0 < pair[0] <= 1 <= pair[1] <= 2:
+        raise ValueError(f"must satisfy 0 < low <= 1 <= high <= 2 (got {value!r})")
+    return value
+
+
+class Augmentation(_Section):
+    """``data.augmentation`` (image models): the seed's names and Ultralytics' hyperparameters.
+
+    Only the keys a config sets are kept (and dumped); training maps the seed's names onto
+    Ultralytics' (``mfg_assets.models.defect.training.augmentation_args``).
+    """
+
+    horizontal_flip: Annotated[bool | None, BeforeValidator(_flag)] = None
+    vertical_flip: Annotated[bool | None, BeforeValidator(_flag)] = None
+    rotation_range: Annotated[
+        float | int | None, _number_in(0.0, 180.0, "must be degrees in [0, 180]")
+    ] = None
+    brightness_range: Annotated[list[float | int] | None, BeforeValidator(_brightness)] = None
+    hsv_h: Unit = None
+    hsv_s: Unit = None
+    hsv_v: Unit = None
+    degrees: Annotated[float | int | None, _number_in(0.0, 180.0)] = None
+    translate: Unit = None
+    scale: Unit = None
+    shear: Annotated[float | int | None, _number_in(0.0, 180.0)] = None
+    perspective: Annotated[float | int | None, _number_in(0.0, 0.001)] = None
+    flipud: Unit = None
+    fliplr: Unit = None
+    mosaic: Unit = None
+    mixup: Unit = None
+    cutmix: Unit = None
+    copy_paste: Unit = None
+    erasing: Annotated[float | int | None, _number_in(0.0, 0.9)] = None
+
+    @model_serializer(mode="wrap")
+    def _set_keys_only(self, handler: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
 
 
 class DataConfig(_Section):
@@ -90,61 +222,128 @@ class DataConfig(_Section):
 
     label_column: str = "failure_within_h"
     split_column: str = "split"
-    feature_columns: list[str] | None = None  # None: mfg_assets.features.schema.feature_columns()
-    horizon_hours: int = 24  # label: failure within this many hours after the feature row
-    window_days: int = 14  # training window ending at the model's partition day
-    validation_fraction: float = 0.15  # time-ordered: train, then validation, then test
-    test_fraction: float = 0.15
+    # None: mfg_assets.features.schema.feature_columns()
+    feature_columns: FeatureColumns | None = None
+    horizon_hours: PositiveInt = 24  # label: failure within this many hours after the feature row
+    window_days: PositiveInt = 14  # training window ending at the model's partition day
+    validation_fraction: OpenFraction = 0.15  # time-ordered: train, then validation, then test
+    test_fraction: OpenFraction = 0.15
     # image models (defect detector) only:
-    image_size: int | None = None  # square network input in pixels (default 192)
-    augmentation: dict[str, Any] | None = None  # see ULTRALYTICS/SEED_AUGMENTATIONS
-    max_images: int | None = None  # cap on the dataset size (each split keeps its share)
-    max_normal_fraction: float | None = 0.2  # cap on background (normal) images per split
+    image_size: ImageSize | None = None  # square network input in pixels (default 192)
+    augmentation: Augmentation | None = None
+    max_images: Annotated[int, _rule(lambda v: v >= 3, "must be >= 3")] | None = None  # cap
+    max_normal_fraction: Fraction | None = 0.2  # cap on background (normal) images per split
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> DataConfig:
+        held_out = self.validation_fraction + self.test_fraction
+        if held_out >= 1:
+            _refuse([f"validation_fraction + data.test_fraction must be < 1 (got {held_out:g})"])
+        return self
 
 
 class ModelConfig(_Section):
     kind: Literal["maintenance", "defect"]
     architecture: str
-    num_classes: int
+    num_classes: PositiveInt
     classes: list[str]
     init_weights: Path | None = None  # warm start from a local weights/checkpoint file
-    hidden_sizes: list[int] | None = None  # maintenance MLP
-    dropout: float = 0.0
+    hidden_sizes: HiddenSizes | None = None  # maintenance MLP
+    dropout: Fraction = 0.0
+
+    @field_validator("init_weights")
+    @classmethod
+    def _weights_exist(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"{path} not found")
+        return path
+
+    @model_validator(mode="after")
+    def _fits_the_kind(self) -> ModelConfig:
+        kind, arch, classes = self.kind, self.architecture, self.classes
+        expected = list(EXPECTED_CLASSES[kind])
+        problems = []
+        if len(classes) != self.num_classes:
+            problems.append(
+                f"classes has {len(classes)} names but model.num_classes is {self.num_classes}"
+            )
+        if classes != expected:
+            problems.append(f"classes must be {expected} for a {kind} model (got {classes})")
+        if kind == "maintenance":
+            allowed = list(ARCHITECTURES[kind])
+            if arch not in allowed:
+                problems.append(
+                    f"architecture must be one of {allowed} for a {kind} model (got {arch!r})"
+                )
+            if self.hidden_sizes is None:
+                problems.append("hidden_sizes must be a non-empty list of positive ints (got None)")
+        else:
+            if arch.endswith(".pt"):
+                problems.append(
+                    f"architecture {arch!r} is a weights file: put it in "
+                    "model.init_weights and name the architecture (e.g. yolov8n)"
+                )
+            elif not _YOLO_ARCHITECTURE.fullmatch(arch):
+                problems.append(
+                    "architecture must be an Ultralytics YOLO name (yolov8n, yolo11n, "
+                    f"yolov8-pico, ...) or a model yaml path (got {arch!r})"
+                )
+            if self.init_weights is not None and self.init_weights.suffix != ".pt":
+                problems.append(f"init_weights must be a .pt file (got {self.init_weights})")
+            if self.hidden_sizes is not None:
+                problems.append("hidden_sizes is only used by the maintenance MLP: remove it")
+        _refuse(problems)
+        return self
 
 
 class OptimizerConfig(_Section):
-    name: str = "AdamW"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.0  # SGD only
+    name: Annotated[str, _one_of(OPTIMIZERS)] = "AdamW"
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 0.0
+    momentum: Fraction = 0.0  # SGD only
+
+    @model_validator(mode="after")
+    def _momentum_is_sgd_only(self) -> OptimizerConfig:
+        if self.momentum != 0 and self.name != "SGD":
+            _refuse([f"momentum is only used by SGD (got {self.momentum} for {self.name})"])
+        return self
 
 
 class SchedulerConfig(_Section):
-    name: str = "CosineAnnealingLR"
-    T_max: int | None = None  # None: training.epochs
-    eta_min: float = 0.0
+    name: Annotated[str, _one_of(SCHEDULERS)] = "CosineAnnealingLR"
+    T_max: PositiveInt | None = None  # None: training.epochs
+    eta_min: NonNegativeFloat = 0.0
 
 
 class EarlyStoppingConfig(_Section):
-    patience: int = 10  # epochs without improvement tolerated before stopping
-    min_delta: float = 0.0  # validation loss must drop by more than this to count
+    patience: NonNegativeInt = 10  # epochs without improvement tolerated before stopping
+    min_delta: NonNegativeFloat = 0.0  # validation loss must drop by more than this to count
 
 
 class CheckpointConfig(_Section):
     save_best: bool = True
-    save_frequency: int = 0  # also save every N epochs; 0 = never
+    save_frequency: NonNegativeInt = 0  # also save every N epochs; 0 = never
 
 
 class TrainingConfig(_Section):
-    epochs: int
-    batch_size: int
+    epochs: PositiveInt
+    batch_size: PositiveInt
     optimizer: OptimizerConfig = OptimizerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     seed: int = 42
-    device: str = "cpu"  # cpu | auto | cuda | cuda:N
-    num_threads: int = 1  # fixed for reproducible CPU arithmetic; 1 is fastest for small MLPs
+    device: Annotated[
+        str, _rule(lambda v: _DEVICE.match(v) is not None, "must be cpu, auto, cuda or cuda:N")
+    ] = "cpu"
+    num_threads: PositiveInt = 1  # fixed for reproducible CPU arithmetic; 1 is fastest for MLPs
+
+    @model_validator(mode="after")
+    def _cosine_floor_below_lr(self) -> TrainingConfig:
+        sched = self.scheduler
+        if sched.name == "CosineAnnealingLR" and sched.eta_min > self.optimizer.lr:
+            _refuse([f"scheduler.eta_min must be in [0, optimizer.lr] (got {sched.eta_min})"])
+        return self
 
     @property
     def t_max(self) -> int:
@@ -156,13 +355,13 @@ class PromotionConfig(_Section):
     """Registry gate: ``metric`` (higher is better) ≥ ``threshold`` and ≥ champion + margin."""
 
     metric: str
-    threshold: float
-    champion_margin: float = 0.0
+    threshold: Probability
+    champion_margin: Fraction = 0.0
 
 
 class LoggingConfig(_Section):
-    experiment_name: str
-    log_every: int = 1  # call the epoch callback every N epochs (and on the last one)
+    experiment_name: NonBlank
+    log_every: PositiveInt = 1  # call the epoch callback every N epochs (and on the last one)
 
 
 class ExperimentConfig(_Section):
@@ -173,32 +372,96 @@ class ExperimentConfig(_Section):
     promotion: PromotionConfig
     logging: LoggingConfig
 
+    @model_validator(mode="after")
+    def _sections_fit_the_kind(self) -> ExperimentConfig:
+        kind, metric = self.model.kind, self.promotion.metric
+        problems = []
+        if metric not in PROMOTION_METRICS[kind]:
+            allowed = list(PROMOTION_METRICS[kind])
+            problems.append(
+                f"promotion.metric must be one of {allowed} for a {kind} model (got {metric!r})"
+            )
+        min_delta = self.training.early_stopping.min_delta
+        if kind == "defect" and min_delta != 0:
+            problems.append(
+                "training.early_stopping.min_delta is not supported by Ultralytics: "
+                f"set 0 (got {min_delta})"
+            )
+        for field in ("image_size", "augmentation", "max_images"):
+            if kind != "defect" and getattr(self.data, field) is not None:
+                problems.append(f"data.{field} is only used by image (defect) models: remove it")
+        _refuse(problems)
+        return self
+
+
+# --- where experiments come from ---------------------------------------------------------------
+
+
+def experiment_dirs() -> list[Path]:
+    """The folders experiments may come from: ``MFG_EXPERIMENTS_DIR`` (if set), then shipped."""
+    configured = get_settings().mfg_experiments_dir
+    dirs = [configured.expanduser()] if configured is not None else []
+    return [d.resolve() for d in [*dirs, EXPERIMENTS_DIR]]
+
 
 def experiment_path(name_or_path: str | Path) -> Path:
-    """A path as given if it exists, else ``experiments/<name>.yaml`` shipped with the package."""
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path.resolve()
-    shipped = EXPERIMENTS_DIR / f"{Path(name_or_path).stem}.yaml"
-    if shipped.is_file() and path.suffix in ("", ".yaml"):
-        return shipped
-    known = ", ".join(available_experiments())
-    raise ExperimentConfigError([f"no experiment file {name_or_path!r} (shipped: {known})"])
+    """The experiment file for a name (``maintenance_default``, ``maintenance_default.yaml``) or
+    a path inside an experiments folder (:func:`experiment_dirs`).
+
+    Anything else is refused before it is opened: ``..`` anywhere, a path outside the folders,
+    a symlink leading out of them, a file that is not ``.yaml``/``.yml``.
+    """
+    text = str(name_or_path)
+    dirs = experiment_dirs()
+    given = Path(os.path.expanduser(text))
+    refused = ExperimentConfigError(
+        [
+            f"no experiment file {text!r}: experiment must name one of "
+            f"{', '.join(available_experiments())} or a .yaml file inside "
+            f"{' or '.join(str(d) for d in dirs)}"
+        ]
+    )
+    if not text.strip() or ".." in given.parts or given.suffix not in ("", *EXPERIMENT_SUFFIXES):
+        raise refused
+    if given.is_absolute() or len(given.parts) > 1:
+        candidates = [given if given.is_absolute() else Path.cwd() / given]
+    else:  # a bare name: look in each folder, the configured one first
+        names = [given.name] if given.suffix else [f"{given.name}{s}" for s in EXPERIMENT_SUFFIXES]
+        candidates = [folder / name for folder in dirs for name in names]
+    for candidate in candidates:
+        resolved = candidate.resolve()  # follows symlinks: the target must stay inside
+        inside = any(resolved.is_relative_to(folder) for folder in dirs)
+        if inside and resolved.suffix in EXPERIMENT_SUFFIXES and resolved.is_file():
+            return resolved
+    raise refused
 
 
 def available_experiments() -> list[str]:
-    """Names of the experiment files shipped in ``experiments/``."""
-    return sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
+    """Names of the experiment files in the configured and shipped folders."""
+    return sorted(
+        {
+            p.stem
+            for folder in experiment_dirs()
+            for s in EXPERIMENT_SUFFIXES
+            for p in folder.glob(f"*{s}")
+        }
+    )
 
 
 def load_experiment(name_or_path: str | Path) -> ExperimentConfig:
-    """Load and validate an experiment by shipped name or by path."""
+    """Load and validate an experiment by name or by path inside an experiments folder."""
     path = experiment_path(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ExperimentConfigError([f"not valid YAML: {exc}"], path) from exc
+    except yaml.YAMLError as exc:  # the problem and its position, never the file's lines
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ExperimentConfigError([f"not valid YAML{where}: {problem}"], path) from None
     return parse_config(raw, base_dir=path.parent, source=path)
+
+
+# --- parsing ----------------------------------------------------------------------------------
 
 
 def parse_config(
@@ -209,13 +472,10 @@ def parse_config(
         raise ExperimentConfigError(["the file must hold a mapping of sections"], source)
     raw = _resolve_paths(raw, base_dir or Path.cwd())
     try:
-        config = ExperimentConfig.model_validate(raw)
+        return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ExperimentConfigError([_describe(e) for e in exc.errors()], source) from None
-    errors = config_errors(config)
-    if errors:
-        raise ExperimentConfigError(errors, source)
-    return config
+        errors = [message for error in exc.errors() for message in _describe(error)]
+        raise ExperimentConfigError(errors, source) from None
 
 
 def apply_overrides(config: ExperimentConfig, overrides: Mapping[str, Any]) -> ExperimentConfig:
@@ -252,217 +512,6 @@ def dump_config(config: ExperimentConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
-def config_errors(config: ExperimentConfig) -> list[str]:
-    """Every semantic rule the typed structure cannot express; empty when trainable."""
-    errors: list[str] = []
-
-    def check(ok: bool, message: str) -> None:
-        if not ok:
-            errors.append(message)
-
-    data, model, training, promotion = config.data, config.model, config.training, config.promotion
-    opt, sched, stop = training.optimizer, training.scheduler, training.early_stopping
-
-    check(bool(config.experiment.name.strip()), "experiment.name must not be empty")
-    check(data.horizon_hours > 0, f"data.horizon_hours must be > 0 (got {data.horizon_hours})")
-    check(data.window_days > 0, f"data.window_days must be > 0 (got {data.window_days})")
-    for field in ("validation_fraction", "test_fraction"):
-        value = getattr(data, field)
-        check(0 < value < 1, f"data.{field} must be in (0, 1) (got {value})")
-    check(
-        data.validation_fraction + data.test_fraction < 1,
-        "data.validation_fraction + data.test_fraction must be < 1 "
-        f"(got {data.validation_fraction + data.test_fraction:g})",
-    )
-    if data.image_size is not None:
-        check(data.image_size > 0, f"data.image_size must be > 0 (got {data.image_size})")
-    if data.feature_columns is not None:
-        check(bool(data.feature_columns), "data.feature_columns must not be empty (or null)")
-        dupes = sorted({c for c in data.feature_columns if data.feature_columns.count(c) > 1})
-        check(not dupes, f"data.feature_columns has duplicates {dupes}")
-
-    check(model.num_classes > 0, f"model.num_classes must be > 0 (got {model.num_classes})")
-    check(
-        len(model.classes) == model.num_classes,
-        f"model.classes has {len(model.classes)} names but model.num_classes is "
-        f"{model.num_classes}",
-    )
-    expected = EXPECTED_CLASSES.get(model.kind)
-    if expected is not None:
-        check(
-            tuple(model.classes) == expected,
-            f"model.classes must be {list(expected)} for a {model.kind} model "
-            f"(got {model.classes})",
-        )
-    architectures = ARCHITECTURES.get(model.kind)
-    if architectures is not None:
-        check(
-            model.architecture in architectures,
-            f"model.architecture must be one of {list(architectures)} for a {model.kind} "
-            f"model (got {model.architecture!r})",
-        )
-    if model.init_weights is not None:
-        check(model.init_weights.is_file(), f"model.init_weights {model.init_weights} not found")
-    if model.kind == "maintenance":
-        sizes = model.hidden_sizes
-        check(
-            bool(sizes) and all(s > 0 for s in sizes or []),
-            f"model.hidden_sizes must be a non-empty list of positive ints (got {sizes})",
-        )
-    check(0 <= model.dropout < 1, f"model.dropout must be in [0, 1) (got {model.dropout})")
-
-    check(training.epochs > 0, f"training.epochs must be > 0 (got {training.epochs})")
-    check(training.batch_size > 0, f"training.batch_size must be > 0 (got {training.batch_size})")
-    check(
-        _DEVICE.match(training.device) is not None,
-        f"training.device must be cpu, auto, cuda or cuda:N (got {training.device!r})",
-    )
-    check(
-        training.num_threads > 0, f"training.num_threads must be > 0 (got {training.num_threads})"
-    )
-    check(
-        opt.name in OPTIMIZERS,
-        f"training.optimizer.name must be one of {list(OPTIMIZERS)} (got {opt.name!r})",
-    )
-    check(opt.lr > 0, f"training.optimizer.lr must be > 0 (got {opt.lr})")
-    check(
-        opt.weight_decay >= 0,
-        f"training.optimizer.weight_decay must be >= 0 (got {opt.weight_decay})",
-    )
-    check(
-        0 <= opt.momentum < 1, f"training.optimizer.momentum must be in [0, 1) (got {opt.momentum})"
-    )
-    check(
-        opt.momentum == 0 or opt.name == "SGD",
-        f"training.optimizer.momentum is only used by SGD (got {opt.momentum} for {opt.name})",
-    )
-    check(
-        sched.name in SCHEDULERS,
-        f"training.scheduler.name must be one of {list(SCHEDULERS)} (got {sched.name!r})",
-    )
-    if sched.name == "CosineAnnealingLR":
-        check(
-            sched.T_max is None or sched.T_max > 0,
-            f"training.scheduler.T_max must be > 0 (got {sched.T_max})",
-        )
-        check(
-            0 <= sched.eta_min <= opt.lr,
-            f"training.scheduler.eta_min must be in [0, optimizer.lr] (got {sched.eta_min})",
-        )
-    check(
-        stop.patience >= 0, f"training.early_stopping.patience must be >= 0 (got {stop.patience})"
-    )
-    check(
-        stop.min_delta >= 0,
-        f"training.early_stopping.min_delta must be >= 0 (got {stop.min_delta})",
-    )
-    freq = training.checkpoint.save_frequency
-    check(freq >= 0, f"training.checkpoint.save_frequency must be >= 0 (got {freq})")
-
-    metrics = PROMOTION_METRICS.get(model.kind)
-    if metrics is not None:
-        check(
-            promotion.metric in metrics,
-            f"promotion.metric must be one of {list(metrics)} for a {model.kind} model "
-            f"(got {promotion.metric!r})",
-        )
-    check(
-        0 <= promotion.threshold <= 1,
-        f"promotion.threshold must be in [0, 1] (got {promotion.threshold})",
-    )
-    check(
-        0 <= promotion.champion_margin < 1,
-        f"promotion.champion_margin must be in [0, 1) (got {promotion.champion_margin})",
-    )
-    if model.kind == "defect":
-        errors.extend(_defect_errors(config))
-    else:
-        for field in ("image_size", "augmentation", "max_images"):
-            check(
-                getattr(data, field) is None,
-                f"data.{field} is only used by image (defect) models: remove it",
-            )
-    check(bool(config.logging.experiment_name.strip()), "logging.experiment_name must not be empty")
-    check(
-        config.logging.log_every > 0,
-        f"logging.log_every must be > 0 (got {config.logging.log_every})",
-    )
-    return errors
-
-
-def _defect_errors(config: ExperimentConfig) -> list[str]:
-    """Rules of the defect detector (Ultralytics YOLO)."""
-    errors: list[str] = []
-    data, model, training = config.data, config.model, config.training
-    size = data.image_size
-    lo, hi = IMAGE_SIZE_RANGE
-    if size is not None and size > 0 and (size % YOLO_STRIDE or not lo <= size <= hi):
-        errors.append(
-            f"data.image_size must be a multiple of {YOLO_STRIDE} in [{lo}, {hi}] for a YOLO "
-            f"detector (got {size})"
-        )
-    if data.max_images is not None and data.max_images < 3:
-        errors.append(f"data.max_images must be >= 3 (got {data.max_images})")
-    fraction = data.max_normal_fraction
-    if fraction is not None and not 0 <= fraction < 1:
-        errors.append(f"data.max_normal_fraction must be in [0, 1) or null (got {fraction})")
-    errors.extend(augmentation_errors(data.augmentation or {}))
-    arch = model.architecture
-    if arch.endswith(".pt"):
-        errors.append(
-            f"model.architecture {arch!r} is a weights file: put it in model.init_weights and "
-            "name the architecture (e.g. yolov8n)"
-        )
-    elif not re.fullmatch(r"(yolo[\w.-]*|.+\.ya?ml)", arch):
-        errors.append(
-            "model.architecture must be an Ultralytics YOLO name (yolov8n, yolo11n, "
-            f"yolov8-pico, ...) or a model yaml path (got {arch!r})"
-        )
-    if model.init_weights is not None and model.init_weights.suffix != ".pt":
-        errors.append(f"model.init_weights must be a .pt file (got {model.init_weights})")
-    if training.early_stopping.min_delta != 0:
-        errors.append(
-            "training.early_stopping.min_delta is not supported by Ultralytics: set 0 "
-            f"(got {training.early_stopping.min_delta})"
-        )
-    if model.hidden_sizes is not None:
-        errors.append("model.hidden_sizes is only used by the maintenance MLP: remove it")
-    return errors
-
-
-def augmentation_errors(spec: Mapping[str, Any]) -> list[str]:
-    """Problems with a ``data.augmentation`` mapping (empty when valid)."""
-    errors: list[str] = []
-    for key, value in spec.items():
-        where = f"data.augmentation.{key}"
-        if key in ("horizontal_flip", "vertical_flip"):
-            if not isinstance(value, bool):
-                errors.append(f"{where} must be true or false (got {value!r})")
-        elif key == "rotation_range":
-            if not _number(value) or not 0 <= value <= 180:
-                errors.append(f"{where} must be degrees in [0, 180] (got {value!r})")
-        elif key == "brightness_range":
-            pair = list(value) if isinstance(value, list | tuple) else []
-            if len(pair) != 2 or not all(_number(v) for v in pair):
-                errors.append(
-                    f"{where} must be [low, high] factors, e.g. [0.8, 1.2] (got {value!r})"
-                )
-            elif not 0 < pair[0] <= 1 <= pair[1] <= 2:
-                errors.append(f"{where} must satisfy 0 < low <= 1 <= high <= 2 (got {value!r})")
-        elif key in ULTRALYTICS_AUGMENTATIONS:
-            lo, hi = ULTRALYTICS_AUGMENTATIONS[key]
-            if not _number(value) or not lo <= value <= hi:
-                errors.append(f"{where} must be a number in [{lo:g}, {hi:g}] (got {value!r})")
-        else:
-            known = [*SEED_AUGMENTATIONS, *ULTRALYTICS_AUGMENTATIONS]
-            errors.append(f"{where} is not a known augmentation (known: {', '.join(known)})")
-    return errors
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _resolve_paths(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     raw = dict(raw)
     model = raw.get("model")
@@ -472,10 +521,19 @@ def _resolve_paths(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     return raw
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> list[str]:
+    """Pydantic's error → messages that start with the field path."""
     path = ".".join(str(part) for part in error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _Refused):
+        return [f"{path}.{problem}" if path else problem for problem in cause.problems]
+    if error["type"] == "value_error":
+        return [f"{path} {cause}"]
+    if error["type"] == "extra_forbidden" and error["loc"][-2:-1] == ("augmentation",):
+        known = ", ".join(Augmentation.model_fields)
+        return [f"{path} is not a known augmentation (known: {known})"]
     if error["type"] == "extra_forbidden":
-        return f"{path} is not a known key (typo?)"
+        return [f"{path} is not a known key (typo?)"]
     if error["type"] == "missing":
-        return f"{path} is required"
-    return f"{path}: {error['msg'].lower()} (got {error['input']!r})"
+        return [f"{path} is required"]
+    return [f"{path}: {error['msg'].lower()} (got {error['input']!r})"]

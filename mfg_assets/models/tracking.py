@@ -8,13 +8,12 @@ mlflow is imported inside the functions.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mfg_assets.settings import data_dir
+from mfg_assets.settings import data_dir, export_env, get_settings
 
 QUIET_ENV: dict[str, str] = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -24,7 +23,7 @@ QUIET_ENV: dict[str, str] = {
 
 def tracking_uri() -> str:
     """``MLFLOW_TRACKING_URI`` if set, else the SQLite store under the data directory."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    configured = get_settings().mlflow_tracking_uri
     if configured:
         return configured
     folder = data_dir() / "mlflow"
@@ -39,10 +38,8 @@ def artifact_root() -> Path:
 
 def configure_mlflow() -> str:
     """Quiet MLflow and point its fluent API at :func:`tracking_uri` (unless already set)."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
     uri = tracking_uri()
-    os.environ.setdefault("MLFLOW_TRACKING_URI", uri)
+    export_env({**QUIET_ENV, "MLFLOW_TRACKING_URI": uri})
     return uri
 
 

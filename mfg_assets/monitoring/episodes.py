@@ -27,55 +27,42 @@ before D).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from mfg_assets.settings import get_settings
+from mfg_assets.storage.partitions import day_key, hour_key, parse_hour_key
+
 COOLDOWN_ENV = "MFG_DRIFT_RETRAIN_COOLDOWN_HOURS"
-DEFAULT_COOLDOWN_HOURS = 24.0
-HOUR_KEY_FORMAT = "%Y-%m-%d-%H:%M"
-DAY_KEY_FORMAT = "%Y-%m-%d"
 
 MAX_AGE_ENV = "MFG_DRIFT_MAX_REPORT_AGE_HOURS"
-DEFAULT_MAX_AGE_HOURS = 72.0
 
 Action = Literal["retrain", "same_episode", "cool_down", "clean", "not_usable", "stale"]
 
 
 def retrain_cooldown() -> timedelta:
     """``MFG_DRIFT_RETRAIN_COOLDOWN_HOURS`` (default 24) as a timedelta; read on every call."""
-    raw = os.environ.get(COOLDOWN_ENV, "").strip()
-    try:
-        hours = float(raw) if raw else DEFAULT_COOLDOWN_HOURS
-    except ValueError:
-        raise ValueError(f"{COOLDOWN_ENV}={raw!r} is not a number of hours") from None
-    if hours < 0:
-        raise ValueError(f"{COOLDOWN_ENV} must be >= 0 (got {hours})")
-    return timedelta(hours=hours)
+    return timedelta(hours=get_settings().mfg_drift_retrain_cooldown_hours)
 
 
 def max_report_age() -> timedelta | None:
     """``MFG_DRIFT_MAX_REPORT_AGE_HOURS`` (default 72; 0 = no limit): drift reports for hours
     older than this (against the wall clock) never start a retrain - a backfill of old drift
     reports must not retrain models for days long past."""
-    raw = os.environ.get(MAX_AGE_ENV, "").strip()
-    try:
-        hours = float(raw) if raw else DEFAULT_MAX_AGE_HOURS
-    except ValueError:
-        raise ValueError(f"{MAX_AGE_ENV}={raw!r} is not a number of hours") from None
+    hours = get_settings().mfg_drift_max_report_age_hours
     return timedelta(hours=hours) if hours > 0 else None
 
 
 def hour_of(partition_key: str) -> datetime:
-    """Start of an hourly partition ``YYYY-MM-DD-HH:MM`` (UTC)."""
-    return datetime.strptime(partition_key, HOUR_KEY_FORMAT).replace(tzinfo=UTC)
+    """Start of an hourly partition (UTC)."""
+    return parse_hour_key(partition_key)
 
 
 def retrain_partition(partition_key: str) -> str:
     """The daily model partition a drifted report at ``partition_key`` retrains."""
-    return hour_of(partition_key).strftime(DAY_KEY_FORMAT)
+    return day_key(hour_of(partition_key))
 
 
 def run_key(episode_id: str) -> str:
@@ -202,7 +189,7 @@ def decide(
         message = f"{where} drifted: same episode {state.episode_id} (retrain already requested)"
         return state, Decision("same_episode", message, report, state.episode_id)
     if state.last_retrain is not None and abs(at - hour_of(state.last_retrain)) < cooldown:
-        until = (hour_of(state.last_retrain) + cooldown).strftime(HOUR_KEY_FORMAT)
+        until = hour_key(hour_of(state.last_retrain) + cooldown)
         message = (
             f"{where} drifted, but within the cool-down of the retrain requested by report "
             f"{state.last_retrain} (until {until}; {COOLDOWN_ENV})"

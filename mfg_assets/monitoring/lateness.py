@@ -10,10 +10,10 @@ exist by now (its hour ended more than ``grace`` ago) and does not.
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-HOUR = timedelta(hours=1)
-HOUR_KEY_FORMAT = "%Y-%m-%d-%H:%M"
+from mfg_assets.storage.partitions import HOUR, as_utc, first_hour, floor_hour, hour_key
+
 DEFAULT_GRACE = timedelta(minutes=60)  # the schedule runs at :10; allow a slow or retried run
 DEFAULT_LOOKBACK = timedelta(hours=48)
 
@@ -21,20 +21,19 @@ DEFAULT_LOOKBACK = timedelta(hours=48)
 def overdue_hours(
     materialized: Collection[str],
     now: datetime,
-    first_hour: datetime,
+    start: datetime,
     *,
     grace: timedelta = DEFAULT_GRACE,
     lookback: timedelta = DEFAULT_LOOKBACK,
 ) -> list[str]:
-    """Keys (``YYYY-MM-DD-HH:MM``) of hours in ``[now - lookback, now)`` past ``first_hour``
-    whose end + ``grace`` has passed and which are not in ``materialized``, oldest first."""
-    now = now.astimezone(UTC)
-    at = max(first_hour.astimezone(UTC), now - lookback).replace(minute=0, second=0, microsecond=0)
-    if at < first_hour:
-        at += HOUR
+    """Keys of the hours in ``[now - lookback, now)``, from the first partition at or after
+    ``start`` on, whose end + ``grace`` has passed and which are not in ``materialized``;
+    oldest first."""
+    now = as_utc(now)
+    at = max(first_hour(start), floor_hour(now - lookback))
     late = []
     while at + HOUR + grace <= now:
-        key = at.strftime(HOUR_KEY_FORMAT)
+        key = hour_key(at)
         if key not in materialized:
             late.append(key)
         at += HOUR

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -33,13 +33,10 @@ from mfg_assets.monitoring.drift import (
     prepare_reference,
 )
 from mfg_assets.storage.files import FileStore
+from mfg_assets.storage.partitions import HOUR, PartitionReader, hour_keys
 
-HOUR = timedelta(hours=1)
-HOUR_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 WINDOW_START_TAG = "training_window_start"
 WINDOW_END_TAG = "training_window_end"
-
-PartitionReader = Callable[[str], pl.DataFrame | None]
 
 
 class ReferenceUnavailable(RuntimeError):
@@ -106,15 +103,6 @@ def champion_reference(
     tags = registry.version_info(model_name, version)["tags"]
     start, end = training_hours(tags, f"{model_name} v{version}", label_times)
     return ChampionReference(model_name, version, start, end)
-
-
-def hour_keys(start: datetime, end: datetime) -> list[str]:
-    """Hourly partition keys of ``[start, end)``."""
-    keys, at = [], start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    while at < end:
-        keys.append(at.strftime(HOUR_KEY_FORMAT))
-        at += HOUR
-    return keys
 
 
 def read_hours(read: PartitionReader, keys: Sequence[str]) -> tuple[pl.DataFrame | None, list[str]]:

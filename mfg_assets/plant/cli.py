@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from mfg_assets.plant.config import DirtConfig, PlantConfig, floor_hour
 from mfg_assets.plant.driver import TickReport, run_live, seed_plant
+from mfg_assets.plant.importers.command import add_import_command
 from mfg_assets.plant.scenarios import SCENARIOS, ScenarioSpec, scenario_spec
 from mfg_assets.plant.writer import PlantDB, mask_url
 from mfg_assets.settings import plant_db_url
@@ -195,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show config, row counts and time range")
     info.add_argument("--db", help=db_help)
     info.set_defaults(handler=_info)
+
+    add_import_command(commands, db_help)
     return parser
 
 

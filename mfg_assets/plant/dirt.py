@@ -14,10 +14,19 @@ from mfg_assets.plant.readings import ReadingRows
 UNKNOWN_MACHINE_ID = "M999"  # never in the machines table (config caps the plant below it)
 
 
-def apply_dirt(
+DIRT_KINDS: tuple[str, ...] = ("clean", "spike", "nan", "duplicate", "unknown_machine", "late")
+"""Ground-truth label of a delivered row. A row hit by several kinds carries one, by precedence
+unknown_machine > nan > spike > late; the second copy of a duplicated row is a ``duplicate``
+(unless it comes from an unknown machine). Missing readings are never delivered, so they have no
+row to label: compare with the clean plant (same signal underneath) to find them."""
+
+
+def apply_dirt_traced(
     rows: ReadingRows, dirt: DirtConfig, rng: np.random.Generator, unknown_machine: int
-) -> ReadingRows:
-    """Dirty copy of one machine-hour's rows; ``unknown_machine`` is the code of M999."""
+) -> tuple[ReadingRows, np.ndarray, np.ndarray]:
+    """Dirty copy of one machine-hour's rows (``unknown_machine`` is the code of M999), with
+    each delivered row's dirt kind (index into :data:`DIRT_KINDS`) and undirtied value: the
+    simulator's ground truth."""
     u = rng.random((len(rows), 8))
     value = rows.value.copy()
     spike = u[:, 2] < dirt.spike
@@ -27,14 +36,24 @@ def apply_dirt(
     value[spike & (kind == 1)] *= 8.0
     negative = spike & (kind == 2)
     value[negative] = -(np.abs(value[negative]) * (0.5 + size[negative]) + 1.0)
-    value[u[:, 1] < dirt.nan] = np.nan
+    nan = u[:, 1] < dirt.nan
+    value[nan] = np.nan
 
     delay_s = dirt.late_delay_min_s + u[:, 6] * (dirt.late_delay_max_s - dirt.late_delay_min_s)
     late = u[:, 5] < dirt.late
     arrival = rows.arrival_us + np.where(late, np.round(delay_s * 1e6), 0).astype(np.int64)
-    machine = np.where(u[:, 7] < dirt.unknown_machine, unknown_machine, rows.machine)
+    unknown = u[:, 7] < dirt.unknown_machine
+    machine = np.where(unknown, unknown_machine, rows.machine)
     dirty = ReadingRows(rows.ts_us, machine.astype(np.int32), rows.sensor, value, arrival)
+    label = np.select([unknown, nan, spike, late], [4, 2, 1, 5], default=0).astype(
+        np.int8
+    )  # a NaN overwrites a spike's value, so NaN wins over spike
 
     kept = np.flatnonzero(u[:, 0] >= dirt.missing)
     copies = np.where(u[kept, 4] < dirt.duplicate, 2, 1)
-    return dirty.take(np.repeat(kept, copies))
+    index = np.repeat(kept, copies)
+    labels = label[index]
+    second = np.zeros(len(index), dtype=bool)
+    second[1:] = index[1:] == index[:-1]
+    labels[second & (labels != 4)] = 3  # an unknown machine's copy stays unknown_machine
+    return dirty.take(index), labels, rows.value[index]

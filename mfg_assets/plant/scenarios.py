@@ -143,6 +143,56 @@ class FastWear(Scenario):
         return self.factor if machine_id == self.machine else 1.0
 
 
+@register
+@dataclass(frozen=True)
+class UnitChange(Scenario):
+    """A firmware update switches a sensor's unit: readings become ``value * scale + shift``
+    (default °C → °F) on every machine or a list; a true level shift, not dirt."""
+
+    name: ClassVar[str] = "unit_change"
+    sensor: str = "temperature"
+    scale: float = 1.8
+    shift: float = 32.0
+    machines: tuple[str, ...] = ()  # empty: every machine
+
+    def __post_init__(self) -> None:
+        if self.sensor not in SENSOR_TYPES:
+            raise ValueError(f"unit_change: unknown sensor {self.sensor!r}")
+
+    def machines_named(self) -> tuple[str, ...]:
+        return self.machines
+
+    def shape_signals(self, machine_id: str, active: np.ndarray, signals: SensorSignals) -> None:
+        if not self.machines or machine_id in self.machines:
+            column = SENSOR_COLUMN[self.sensor]
+            signals.level[active, column] = signals.level[active, column] * self.scale + self.shift
+            signals.noise[active, column] *= self.scale
+
+
+@register
+@dataclass(frozen=True)
+class StuckSensor(Scenario):
+    """One machine's sensor freezes: it keeps reporting ``value`` with no noise."""
+
+    name: ClassVar[str] = "stuck_sensor"
+    machine: str = "M002"
+    sensor: str = "pressure"
+    value: float = 6.0
+
+    def __post_init__(self) -> None:
+        if self.sensor not in SENSOR_TYPES:
+            raise ValueError(f"stuck_sensor: unknown sensor {self.sensor!r}")
+
+    def machines_named(self) -> tuple[str, ...]:
+        return (self.machine,)
+
+    def shape_signals(self, machine_id: str, active: np.ndarray, signals: SensorSignals) -> None:
+        if machine_id == self.machine:
+            column = SENSOR_COLUMN[self.sensor]
+            signals.level[active, column] = self.value
+            signals.noise[active, column] = 0.0
+
+
 def _coerce(kind: Any, value: Any) -> Any:
     if typing.get_origin(kind) is tuple:
         items = re.split(r"[,+\s]+", value) if isinstance(value, str) else value

@@ -60,6 +60,16 @@ machines = Table(
     Column("line", String(16), nullable=False),
 )
 
+# Machine attributes beyond ``machines``' columns (an imported plant's model, age, ...), long
+# format as the plant definition names them; values as text, typed by the definition.
+machine_attributes = Table(
+    "machine_attributes",
+    metadata,
+    Column("machine_id", String(16), primary_key=True),
+    Column("attribute", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 plant_meta = Table(
     "plant_meta",
     metadata,

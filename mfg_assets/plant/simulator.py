@@ -18,7 +18,7 @@ import polars as pl
 
 from mfg_assets.plant.catalog import DEFECT_TYPES
 from mfg_assets.plant.config import PlantConfig
-from mfg_assets.plant.dirt import UNKNOWN_MACHINE_ID, apply_dirt
+from mfg_assets.plant.dirt import DIRT_KINDS, UNKNOWN_MACHINE_ID, apply_dirt_traced
 from mfg_assets.plant.images import image_uris
 from mfg_assets.plant.profile import MachineProfile, machine_profile
 from mfg_assets.plant.quality import decide_defects, draft_quality
@@ -134,6 +134,33 @@ class PlantSimulator:
             self.events(start, end),
         )
 
+    def ground_truth(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """What the simulator did to the readings with ``ts`` in ``[start, end)``, for scoring
+        cleaning (the pipeline never reads it): :meth:`readings`' rows in the same order, plus
+        ``dirt`` (a :data:`~mfg_assets.plant.dirt.DIRT_KINDS` label) and ``true_value`` (the
+        undirtied signal). Scenario changes (offsets, unit changes, stuck sensors) are part of
+        the signal, not dirt."""
+        lo, hi = to_us(start), to_us(end)
+        parts = [
+            self._machine_hour_traced(index, hour)
+            for hour in self._hour_range(lo, hi)
+            for index in range(self.config.machines)
+        ]
+        rows = ReadingRows.concat([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int8)
+        truth = np.concatenate([p[2] for p in parts]) if parts else np.empty(0)
+        window = (rows.ts_us >= lo) & (rows.ts_us < hi)
+        rows, labels, truth = rows.take(window), labels[window], truth[window]
+        order = np.lexsort([rows.sensor, rows.machine, rows.ts_us])
+        return (
+            rows.take(order)
+            .to_frame(self._names)
+            .with_columns(
+                pl.Series("dirt", DIRT_KINDS, dtype=pl.String).gather(labels[order]),
+                pl.Series("true_value", truth[order], dtype=pl.Float64),
+            )
+        )
+
     def readings(self, start: datetime, end: datetime) -> pl.DataFrame:
         """Sensor readings with ``ts`` in ``[start, end)`` (dirt included), by ts/machine/sensor."""
         return self.generate(start, end).readings
@@ -229,6 +256,12 @@ class PlantSimulator:
         return self._hours[hour]
 
     def _machine_hour_readings(self, index: int, hour: int) -> ReadingRows:
+        return self._machine_hour_traced(index, hour)[0]
+
+    def _machine_hour_traced(
+        self, index: int, hour: int
+    ) -> tuple[ReadingRows, np.ndarray, np.ndarray]:
+        """One machine-hour's delivered rows, their dirt labels and undirtied values."""
         cfg, profile = self.config, self.profiles[index]
         track = self._track(index, hour + 1)
         rng = machine_hour_rng(cfg.seed, index, hour, Stream.SENSORS)
@@ -257,7 +290,7 @@ class PlantSimulator:
             arrival_us=np.repeat(ts_us[up], n_sensors),
         )
         dirt_rng = machine_hour_rng(cfg.seed, index, hour, Stream.DIRT)
-        return apply_dirt(rows, cfg.dirt, dirt_rng, unknown_machine=cfg.machines)
+        return apply_dirt_traced(rows, cfg.dirt, dirt_rng, unknown_machine=cfg.machines)
 
     def _machine_hour_inspections(self, index: int, hour: int) -> _Inspections:
         cfg, profile = self.config, self.profiles[index]

@@ -4,6 +4,8 @@ The services stay thin: they parse HTTP, call these modules, and map :class:`Req
 to a 4xx answer. Everything here is importable and testable without a server:
 
 * :mod:`.errors` — the client-error type every service answers with 4xx;
+* :mod:`.http` — the ASGI guard in front of each service: credential, body limit (413), media
+  type (415), validation (400), one JSON error object and one log line per refusal;
 * :mod:`.lineage` — the lineage block every answer carries;
 * :mod:`.batching` — the adaptive micro-batcher used by the maintenance service;
 * :mod:`.maintenance` — request/answer schemas, the scorer, machine-id feature lookup, shadow log;

@@ -9,7 +9,6 @@ bento records exactly that model. The build context is the repository root (the 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from mfg_assets.serving.model_store import bentoml_home
+from mfg_assets.settings import subprocess_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENTOS_DIR = REPO_ROOT / "bentos"
@@ -60,12 +60,11 @@ def build_bento(service: str, model_tag: str, home: Path | None = None) -> Built
         raise ValueError(f"unknown service {service!r}; choose one of {sorted(SERVICES)}")
     home = home or bentoml_home()
     bentofile = BENTOS_DIR / service / "bentofile.yaml"
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(home),
-        "BENTOML_DO_NOT_TRACK": "true",
-        SERVICES[service]: model_tag,
-    }
+    env = subprocess_env(
+        BENTOML_HOME=str(home),
+        BENTOML_DO_NOT_TRACK="true",
+        **{SERVICES[service]: model_tag},
+    )
     result = subprocess.run(
         [_bentoml_cli(), "build", "-f", str(bentofile), "--output", "tag", str(REPO_ROOT)],
         env=env,

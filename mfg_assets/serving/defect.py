@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mfg_assets.serving.batching import AdaptiveBatcher
 from mfg_assets.serving.errors import PayloadTooLargeError, RequestError, UnsupportedMediaError
 from mfg_assets.serving.lineage import Lineage
+from mfg_assets.settings import get_settings
 
 DETECTOR_FILE = "detector.onnx"  # inside the BentoML model folder
 ALLOWED_FORMATS = ("PNG", "JPEG")
@@ -36,7 +36,7 @@ MIN_SIDE, MAX_SIDE = 16, 4096
 
 def max_upload_bytes() -> int:
     """``MFG_DEFECT_MAX_UPLOAD_BYTES`` (default 4 MiB)."""
-    return int(os.environ.get("MFG_DEFECT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+    return get_settings().mfg_defect_max_upload_bytes
 
 
 # --------------------------------------------------------------------------- validate input
@@ -133,7 +133,7 @@ class DetectorScorer:
             names=list(meta["classes"]),
             threads=threads,
         )
-        conf = float(os.environ.get("MFG_DEFECT_CONFIDENCE", "0.25"))
+        conf = get_settings().mfg_defect_confidence
         return cls(detector, Lineage.from_metadata(str(model.tag), meta), conf=conf)
 
     def detect(self, images: list[np.ndarray]) -> list[list[Any]]:
@@ -179,8 +179,11 @@ class DefectDetectionService:
         max_batch_size: int = 8,
         max_latency_ms: float = 10.0,
         on_batch: Any = None,
+        max_upload: int | None = None,
     ) -> None:
         self.on_batch = on_batch  # called with each model call's image count (metrics)
+        # read once: a settings read costs milliseconds, far too much per request
+        self.max_upload = max_upload if max_upload is not None else max_upload_bytes()
         self.batching = batching
         self.max_batch_size = max_batch_size
         self.max_latency_ms = max_latency_ms
@@ -188,13 +191,14 @@ class DefectDetectionService:
 
     @classmethod
     def from_env(cls, scorer: DetectorScorer, on_batch: Any = None) -> DefectDetectionService:
-        env = os.environ
+        settings = get_settings()
         return cls(
             scorer,
             on_batch=on_batch,
-            batching=env.get("MFG_SERVING_BATCHING", "1").lower() not in ("0", "false", "off"),
-            max_batch_size=int(env.get("MFG_DEFECT_MAX_BATCH_SIZE", "8")),
-            max_latency_ms=float(env.get("MFG_DEFECT_MAX_LATENCY_MS", "10")),
+            batching=settings.mfg_serving_batching,
+            max_batch_size=settings.mfg_defect_max_batch_size,
+            max_latency_ms=settings.mfg_defect_max_latency_ms,
+            max_upload=settings.mfg_defect_max_upload_bytes,
         )
 
     def _slot(self, scorer: DetectorScorer) -> DetectorSlot:
@@ -211,7 +215,7 @@ class DefectDetectionService:
     async def detect(self, data: bytes) -> DetectResponse:
         slot = self.slot
         # decoding releases the GIL: off the loop, it overlaps other requests and the model
-        image = await asyncio.to_thread(read_upload, data)
+        image = await asyncio.to_thread(read_upload, data, self.max_upload)
         (detections,) = await slot.batcher.submit([image])
         check_detections(detections, image, slot.scorer.classes)
         return DetectResponse(

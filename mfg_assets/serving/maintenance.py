@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -36,6 +35,7 @@ from pydantic import (
     Field,
     StringConstraints,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -49,11 +49,15 @@ from mfg_assets.serving.errors import (
     UnprocessableRequestError,
 )
 from mfg_assets.serving.lineage import Lineage
+from mfg_assets.settings import get_settings
 
 MAX_ROWS_PER_REQUEST = 1000
 MAX_COUNT = 10_000_000  # readings/inspections per machine-hour: far above any real plant
 MACHINE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PREDICTOR_DIR = "predictor"  # inside the BentoML model folder
+MAINTENANCE_MODEL = "maintenance_model"
+# a maintenance_model tag as BentoML writes them (lower case; version optional = latest)
+MODEL_TAG_PATTERN = rf"^{MAINTENANCE_MODEL}(:[a-z0-9]([a-z0-9_.-]{{0,61}}[a-z0-9])?)?$"
 
 
 # --------------------------------------------------------------------------- validate input
@@ -116,6 +120,18 @@ FeatureRow = _feature_row_model()
 MachineIdStr = Annotated[str, StringConstraints(pattern=MACHINE_ID_PATTERN, strict=True)]
 
 
+def _drop_null(schema: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """``schema`` with the optional fields ``names`` documented as their type only (the
+    validators refuse an explicit null; leaving the field out is how to omit it)."""
+    for name in names:
+        prop = schema["properties"][name]
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if options:
+            prop.update(options[0])
+        prop.pop("default", None)
+    return schema
+
+
 class PredictRequest(BaseModel):
     """Either feature rows or machine ids (features then come from the online store)."""
 
@@ -134,11 +150,52 @@ class PredictRequest(BaseModel):
         description="Machine ids, e.g. M001: their latest online features are scored.",
     )
 
+    @field_validator("rows", "machine_ids", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:  # given explicitly: the schema documents arrays only
+            raise ValueError("must be a list, not null (leave the field out instead)")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> PredictRequest:
         if (self.rows is None) == (self.machine_ids is None):
             raise ValueError("give exactly one of 'rows' (feature rows) or 'machine_ids'")
         return self
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Pydantic's schema, tightened to what the validators accept: each field an array
+        (never null) and exactly one of them present, so ``{}`` is schema-invalid too."""
+        schema = _drop_null(super().model_json_schema(*args, **kwargs), ("rows", "machine_ids"))
+        schema["oneOf"] = [{"required": ["rows"]}, {"required": ["machine_ids"]}]
+        return schema
+
+
+class ReloadRequest(BaseModel):
+    """Which model ``POST /reload`` switches to (every worker of the server follows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tag: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=MODEL_TAG_PATTERN,
+        description="BentoML tag of a maintenance_model, e.g. maintenance_model:v4; omitted "
+        "(or an empty body): import and load the registry's champion",
+    )
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:  # given explicitly: the schema documents a string
+            raise ValueError("must be a model tag, not null (leave the field out instead)")
+        return value
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Pydantic's schema without the null option the validator refuses."""
+        return _drop_null(super().model_json_schema(*args, **kwargs), ("tag",))
 
 
 class MachinePrediction(BaseModel):
@@ -194,8 +251,8 @@ class OnlineFeatureSource:
 
     @classmethod
     def from_env(cls) -> OnlineFeatureSource:
-        hours = os.environ.get("MFG_SERVING_MAX_FEATURE_AGE_HOURS", "").strip()
-        return cls(max_age=timedelta(hours=float(hours)) if hours else None)
+        hours = get_settings().mfg_serving_max_feature_age_hours
+        return cls(max_age=timedelta(hours=hours) if hours is not None else None)
 
     def store(self) -> Any:
         with self._lock:
@@ -339,11 +396,11 @@ class BatchingConfig:
 
     @classmethod
     def from_env(cls) -> BatchingConfig:
-        env = os.environ
+        settings = get_settings()
         return cls(
-            enabled=env.get("MFG_SERVING_BATCHING", "1").lower() not in ("0", "false", "off"),
-            max_batch_size=int(env.get("MFG_SERVING_MAX_BATCH_SIZE", cls.max_batch_size)),
-            max_latency_ms=float(env.get("MFG_SERVING_MAX_LATENCY_MS", cls.max_latency_ms)),
+            enabled=settings.mfg_serving_batching,
+            max_batch_size=settings.mfg_serving_max_batch_size,
+            max_latency_ms=settings.mfg_serving_max_latency_ms,
         )
 
 

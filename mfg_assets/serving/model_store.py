@@ -6,19 +6,21 @@ predictor files (``predictor/weights.pt``, ``predictor/predictor.json``) and, as
 every answer's lineage reports: registry version, MLflow run id, training window, Dagster run,
 metrics, threshold, feature view, code version. Importing is idempotent: the same version from
 the same run is left alone; a store entry from another run (a different MLflow store) is
-replaced. bentoml and mlflow are imported inside the functions.
+replaced. Nothing from the artifact store is executed: a maintenance version's files are checked
+against the ``artifact_sha256`` recorded at registration and only its data is read (no
+``mlflow.pyfunc.load_model``, which runs the logged code file); the detector's ONNX export is
+checked the same way on download. bentoml and mlflow are imported inside the functions.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mfg_assets.models.registry import CHAMPION, REGISTERED_MODELS, ModelRegistry, RegistryError
 from mfg_assets.serving.lineage import code_version
-from mfg_assets.settings import data_dir
+from mfg_assets.settings import data_dir, get_settings
 
 MAINTENANCE_MODEL = REGISTERED_MODELS["maintenance"]
 DEFECT_MODEL = REGISTERED_MODELS["defect"]
@@ -28,8 +30,8 @@ DETECTOR_FILE = "detector.onnx"
 
 def bentoml_home() -> Path:
     """``BENTOML_HOME`` if set, else ``<MFG_DATA_DIR>/bentoml`` (created)."""
-    configured = os.environ.get("BENTOML_HOME")
-    path = Path(configured) if configured else data_dir() / "bentoml"
+    configured = get_settings().bentoml_home
+    path = configured or data_dir() / "bentoml"
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
@@ -106,8 +108,9 @@ def import_maintenance_model(
     alias: str = CHAMPION,
     home: Path | None = None,
 ) -> ImportedModel:
-    """Import ``maintenance_model`` version ``version`` (default: the ``alias`` version)."""
-    import mlflow
+    """Import ``maintenance_model`` version ``version`` (default: the ``alias`` version),
+    verified against its registered digest (:class:`ArtifactIntegrityError` if tampered)."""
+    import tempfile
 
     from mfg_assets.feature_store.names import FEATURE_SERVICE_NAME, FEATURE_VIEW_NAME
 
@@ -120,17 +123,61 @@ def import_maintenance_model(
         return ImportedModel(
             tag, version, run_id, Path(existing.path), False, dict(existing.info.metadata)
         )
-    loaded = mlflow.pyfunc.load_model(f"models:/{MAINTENANCE_MODEL}/{version}")
-    predictor = loaded.unwrap_python_model()._predictor
-    metadata = {
-        **_base_metadata(MAINTENANCE_MODEL, version, run_id, info, alias),
-        "threshold": float(predictor.threshold),
-        "feature_names": list(predictor.feature_names),
-        "feature_view": FEATURE_VIEW_NAME,
-        "feature_service": FEATURE_SERVICE_NAME,
-        "experiment": (loaded.metadata.metadata or {}).get("experiment"),
-    }
-    return _create(store, tag, metadata, lambda folder: predictor.save(folder / PREDICTOR_DIR))
+    with tempfile.TemporaryDirectory(prefix="maintenance_import_") as tmp:
+        predictor, mlmodel = _verified_predictor(version, info, Path(tmp))
+        metadata = {
+            **_base_metadata(MAINTENANCE_MODEL, version, run_id, info, alias),
+            "threshold": float(predictor.threshold),
+            "feature_names": list(predictor.feature_names),
+            "feature_view": FEATURE_VIEW_NAME,
+            "feature_service": FEATURE_SERVICE_NAME,
+            "experiment": (mlmodel.get("metadata") or {}).get("experiment"),
+        }
+        return _create(store, tag, metadata, lambda folder: predictor.save(folder / PREDICTOR_DIR))
+
+
+def _verified_predictor(version: int, info: dict[str, Any], tmp: Path) -> tuple[Any, dict]:
+    """The registered version's predictor, loaded without running anything from the artifact
+    store: the logged model's files are checked against the ``artifact_sha256`` recorded at
+    registration, then only its data is read (``MLmodel`` as YAML, ``predictor.json``, and
+    ``weights.pt`` with ``weights_only=True``). MLflow's ``pyfunc.load_model`` would execute the
+    model's code file (``pyfunc.py``) from the store."""
+    import pickle
+
+    import mlflow
+    import yaml
+
+    from mfg_assets.models.artifacts import (
+        ArtifactIntegrityError,
+        required_digest,
+        verify_sha256,
+    )
+    from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT, MaintenancePredictor
+    from mfg_assets.models.tracking import configure_mlflow
+
+    where = f"{MAINTENANCE_MODEL} v{version}"
+    expected = required_digest(info["tags"].get("artifact_sha256"), "artifact_sha256", where)
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{MAINTENANCE_MODEL}/{version}",
+            dst_path=str(tmp),
+            tracking_uri=configure_mlflow(),
+        )
+    )
+    verify_sha256(local, expected)
+    mlmodel = yaml.safe_load((local / "MLmodel").read_text()) or {}
+    artifacts = mlmodel.get("flavors", {}).get("python_function", {}).get("artifacts") or {}
+    relpath = str((artifacts.get(PREDICTOR_ARTIFACT) or {}).get("path") or "")
+    folder = (local / relpath).resolve()
+    if not relpath or not folder.is_relative_to(local.resolve()) or not folder.is_dir():
+        raise ArtifactIntegrityError(f"{where}: the model has no {PREDICTOR_ARTIFACT!r} folder")
+    try:
+        predictor = MaintenancePredictor.load(folder)
+    except pickle.UnpicklingError as exc:  # weights_only refused a non-tensor object
+        raise ArtifactIntegrityError(
+            f"{where}: weights.pt holds more than tensors; refusing to load it ({exc})"
+        ) from exc
+    return predictor, mlmodel
 
 
 def import_detector_file(

@@ -13,12 +13,12 @@ the server's event loop starts (service module import), so every request task in
 
 from __future__ import annotations
 
-import os
+from mfg_assets.settings import get_settings
 
 
 def suppress_unexported_http_spans() -> bool:
     """Suppress HTTP spans for this process if nothing exports them; True when suppressed."""
-    if os.environ.get("MFG_SERVING_TRACING", "").lower() in ("1", "true", "on"):
+    if get_settings().mfg_serving_tracing:
         return False
     from bentoml._internal.configuration.containers import BentoMLContainer
 

@@ -11,15 +11,11 @@ Which store is used is configuration, never code: :func:`file_store_from_uri` ma
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlparse
-
-if TYPE_CHECKING:
-    from dagster_aws.s3 import S3Resource
 
 
 class FileStoreError(RuntimeError):
@@ -68,7 +64,9 @@ class LocalFileStore:
     def write_bytes(self, relpath: str, data: bytes) -> str:
         path = self._path(relpath)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # O_EXCL on a random name, mode 0666 less the umask (mkstemp would force 0600)
+        tmp = str(path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -120,8 +118,9 @@ class LocalFileStore:
 class S3FileStore:
     """Objects under ``s3://bucket/prefix``, through a boto3 client.
 
-    ``client`` is a boto3 S3 client, or a dagster-aws ``S3Resource`` whose ``get_client()`` is
-    called on first use (so building the store never opens a connection). Every failure is
+    ``client`` is a boto3 S3 client, or anything with a ``get_client()`` (an
+    :class:`~mfg_assets.storage.s3.S3ClientConfig`, a dagster-aws ``S3Resource``) called on
+    first use (so building the store never opens a connection). Every failure is
     raised as :class:`FileStoreError` naming the endpoint and the object, e.g. ``S3 endpoint
     http://minio:9000 unreachable writing s3://plant/warehouse/x.parquet: ...``.
     """
@@ -247,20 +246,21 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.strip("/")
 
 
-def file_store_from_uri(uri: str | Path, s3_resource: S3Resource | None = None) -> FileStore:
+def file_store_from_uri(uri: str | Path, s3: Any = None) -> FileStore:
     """The store a URI names: ``s3://bucket/prefix`` or a local path / ``file://`` URI.
 
-    For S3 the client comes from ``s3_resource`` (endpoint, region and credentials are its
-    configuration); without one, a default ``S3Resource()`` reads the standard AWS environment.
+    For S3 the client comes from ``s3`` (a boto3 client or anything with ``get_client()``, see
+    :class:`S3FileStore`); without one, from the ``AWS_*`` settings
+    (:class:`~mfg_assets.storage.s3.S3ClientConfig`).
     """
     text = str(uri)
     if is_s3_uri(text):
         bucket, prefix = parse_s3_uri(text)
-        if s3_resource is None:
-            from dagster_aws.s3 import S3Resource
+        if s3 is None:
+            from mfg_assets.storage.s3 import S3ClientConfig
 
-            s3_resource = S3Resource()
-        return S3FileStore(s3_resource, bucket, prefix)
+            s3 = S3ClientConfig.from_settings()
+        return S3FileStore(s3, bucket, prefix)
     if text.startswith("file://"):
         text = urlparse(text).path
     elif "://" in text:

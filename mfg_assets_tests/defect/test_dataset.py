@@ -12,15 +12,15 @@ import pytest
 import yaml
 from PIL import Image
 
+from mfg_assets.features.splits import SPLITS, split_labels
 from mfg_assets.models.defect.dataset import (
-    SPLITS,
+    YOLO_SPLIT_KEYS,
     DatasetError,
     DefectDataset,
     build_yolo_dataset,
     preview_grid,
     read_labels,
     sample_inspections,
-    time_split,
 )
 from mfg_assets.plant.catalog import DEFECT_CLASSES, DEFECT_TYPES
 from mfg_assets.plant.images import (
@@ -58,8 +58,8 @@ def _split_times(dataset: DefectDataset, inspections: pl.DataFrame) -> dict[str,
 def test_time_split_has_no_leakage(dataset: DefectDataset, inspections: pl.DataFrame) -> None:
     times = _split_times(dataset, inspections)
     assert all(times[s] for s in SPLITS)
-    assert max(times["train"]) < min(times["val"])
-    assert max(times["val"]) < min(times["test"])
+    assert max(times["train"]) < min(times["validation"])
+    assert max(times["validation"]) < min(times["test"])
     total = sum(len(v) for v in times.values())
     assert total == inspections.height
     assert len(times["train"]) == pytest.approx(0.7 * total, abs=2)
@@ -71,7 +71,7 @@ def test_time_split_has_no_leakage(dataset: DefectDataset, inspections: pl.DataF
 def test_time_split_keeps_ties_together() -> None:
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     times = [t0] * 4 + [t0 + timedelta(minutes=1)] * 4 + [t0 + timedelta(minutes=2)] * 2
-    labels = time_split(times, (0.5, 0.3, 0.2))
+    labels = split_labels(times, validation_fraction=0.3, test_fraction=0.2)
     for t in set(times):
         assert len({lab for lab, tt in zip(labels, times, strict=True) if tt == t}) == 1
     # the 50 % cut falls inside the second timestamp's rows: they all stay in train
@@ -107,7 +107,7 @@ def test_data_yaml_is_absolute_with_four_drawn_classes(dataset: DefectDataset) -
     assert Path(spec["path"]).is_absolute() and Path(spec["path"]) == dataset.root
     assert spec["names"] == dict(enumerate(DEFECT_CLASSES)) and spec["nc"] == 4
     for split in SPLITS:
-        assert (Path(spec["path"]) / spec[split]).is_dir()
+        assert (Path(spec["path"]) / spec[YOLO_SPLIT_KEYS[split]]).is_dir()
     meta = json.loads((dataset.root / "dataset.json").read_text())
     assert meta["vocabulary"] == list(DEFECT_TYPES)  # the 5-class vocabulary is kept
     assert DefectDataset.load(dataset.root) == dataset

@@ -22,7 +22,7 @@ from mfg_assets.plant.images import parse_synthetic_uri
 from mfg_assets.storage.files import LocalFileStore, S3FileStore
 from mfg_assets_tests.fixtures.s3 import S3Server
 
-SPLIT = (0.6, 0.2, 0.2)
+SPLIT = {"validation_fraction": 0.2, "test_fraction": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,11 @@ def inspections() -> pl.DataFrame:
 def test_images_are_written_once_then_reused(inspections: pl.DataFrame, tmp_path: Path) -> None:
     store = LocalFileStore(tmp_path / "inspection_images")
     first = build_yolo_dataset(
-        inspections, tmp_path / "a", SPLIT, max_normal_fraction=None, image_store=store
+        inspections, tmp_path / "a", **SPLIT, max_normal_fraction=None, image_store=store
     )
     assert (first.stored, first.reused, first.rendered) == (12, 0, 0)
     manifest = pl.read_parquet(first.root / MANIFEST)
-    assert manifest.height == 12 and set(manifest["split"]) == {"train", "val", "test"}
+    assert manifest.height == 12 and set(manifest["split"]) == {"train", "validation", "test"}
     for row in manifest.iter_rows(named=True):
         image_rel, label_rel = stored_image_paths(row["product_id"], row["inspection_time"])
         day = row["inspection_time"].strftime("%Y-%m-%d")
@@ -60,7 +60,7 @@ def test_images_are_written_once_then_reused(inspections: pl.DataFrame, tmp_path
 
     before = {p: (store.root / p).stat().st_mtime_ns for p in store.list_files()}
     second = build_yolo_dataset(
-        inspections, tmp_path / "b", SPLIT, max_normal_fraction=None, image_store=store
+        inspections, tmp_path / "b", **SPLIT, max_normal_fraction=None, image_store=store
     )
     assert (second.stored, second.reused) == (0, 12)
     after = {p: (store.root / p).stat().st_mtime_ns for p in store.list_files()}
@@ -83,7 +83,7 @@ def test_images_land_in_s3_in_the_production_profile(
     store = artifact_store("inspection_images")
     assert isinstance(store, S3FileStore)
     built = build_yolo_dataset(
-        inspections, tmp_path / "ds", SPLIT, max_normal_fraction=None, image_store=store
+        inspections, tmp_path / "ds", **SPLIT, max_normal_fraction=None, image_store=store
     )
     assert built.stored == 12
     manifest = pl.read_parquet(built.root / MANIFEST)
@@ -98,7 +98,7 @@ def test_images_land_in_s3_in_the_production_profile(
     rel = row["source_uri"].removeprefix(f"s3://{s3_bucket}/defects/inspection_images/")
     assert store.read_bytes(rel) == local.read_bytes()
     again = build_yolo_dataset(
-        inspections, tmp_path / "ds2", SPLIT, max_normal_fraction=None, image_store=store
+        inspections, tmp_path / "ds2", **SPLIT, max_normal_fraction=None, image_store=store
     )
     assert (again.stored, again.reused) == (0, 12)
 
@@ -111,7 +111,7 @@ def test_images_land_in_s3_in_the_production_profile(
     restored = open_dataset(elsewhere, "defect/2026-11-01")
     assert restored.root == elsewhere.resolve() and restored.counts == built.counts
     assert yaml.safe_load(restored.data_yaml.read_text())["path"] == str(restored.root)
-    for split in ("train", "val", "test"):
+    for split in ("train", "validation", "test"):
         names = sorted(p.name for p in built.split_dir(split).iterdir())
         assert names == sorted(p.name for p in restored.split_dir(split).iterdir())
         for name in names:

@@ -40,12 +40,13 @@ def plant(tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MFG_DATA_DIR", str(root / "data"))
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    mp.setenv("MFG_EXPERIMENTS_DIR", str(root))  # the tests' experiment YAMLs
     mp.delenv("MFG_STORAGE_URI", raising=False)
-    from mfg_assets.defs.defect import MLFLOW_RESOURCE, mlflow_experiment_name
+    from mfg_assets.defs.defect import MLFLOW_RESOURCE, defect_mlflow_experiment
     from mfg_assets.defs.ingestion import quality_inspections
-    from mfg_assets.defs.io_managers import PartitionedParquetIOManager
-    from mfg_assets.defs.mlflow import mlflow_tracking
     from mfg_assets.defs.resources import PlantDatabase
+    from mfg_assets.defs.resources.io_managers import PartitionedParquetIOManager
+    from mfg_assets.defs.resources.mlflow import mlflow_tracking
 
     (root / "data").mkdir()
     url = f"sqlite:///{root / 'data' / 'plant.db'}"
@@ -54,7 +55,9 @@ def plant(tmp_path_factory: pytest.TempPathFactory):
         "plant_db": PlantDatabase(url=url),
         "parquet_io_manager": PartitionedParquetIOManager(base_dir=str(root / "data/warehouse")),
         "model_io_manager": dg.FilesystemIOManager(base_dir=str(root / "model_io")),
-        MLFLOW_RESOURCE: mlflow_tracking.configured({"experiment_name": mlflow_experiment_name()}),
+        MLFLOW_RESOURCE: mlflow_tracking.configured(
+            {"experiment_name": defect_mlflow_experiment()}
+        ),
     }
     instance = dg.DagsterInstance.ephemeral()
     last_hour = EPOCH + timedelta(days=DAYS, hours=-1)
@@ -141,9 +144,9 @@ def rejected(plant, first):
 def test_dataset_splits_by_time_with_counts_and_preview(plant, first) -> None:
     info = first.output_for_node("defect_dataset")
     meta = materialization(first, "defect_dataset").metadata
-    assert meta["train_images"].value > 0 and meta["val_images"].value > 0
+    assert meta["train_images"].value > 0 and meta["validation_images"].value > 0
     assert meta["test_images"].value > 0
-    total = sum(meta[f"{s}_images"].value for s in ("train", "val", "test"))
+    total = sum(meta[f"{s}_images"].value for s in ("train", "validation", "test"))
     assert abs(total - 48) <= 2  # data.max_images (each split's share rounded)
     assert meta["dropped"].value["over_max_images"] > 0
     counts = meta["class_counts"].value
@@ -151,7 +154,9 @@ def test_dataset_splits_by_time_with_counts_and_preview(plant, first) -> None:
     assert any(counts[f"train_{c}"] for c in DEFECT_CLASSES)
     assert "data:image/png;base64," in meta["preview"].value
     ranges = info["time_ranges"]
-    assert ranges["train"][1] < ranges["val"][0] <= ranges["val"][1] < ranges["test"][0]
+    assert (
+        ranges["train"][1] < ranges["validation"][0] <= ranges["validation"][1] < ranges["test"][0]
+    )
     # images are real files in the data directory's image store, recorded by URI
     manifest = pl.read_parquet(Path(info["root"]) / "inspections.parquet")
     store = plant["root"] / "data" / "inspection_images" / "images"

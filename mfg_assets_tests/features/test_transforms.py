@@ -7,8 +7,12 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from mfg_assets.features.hourly import hourly_features, interpolate_gaps, pivot_sensors
-from mfg_assets.features.outliers import clip_wide, previous_hour_iqr_bounds
+from mfg_assets.features.hourly import (
+    aggregate_hourly,
+    hourly_features,
+    interpolate_gaps,
+    pivot_sensors,
+)
 from mfg_assets.features.pipeline import CleaningConfig, build_features
 from mfg_assets.features.quarantine import REASONS, triage_readings
 from mfg_assets.features.schema import feature_schema
@@ -18,8 +22,13 @@ from mfg_assets.plant.catalog import SENSOR_TYPES, SENSORS
 H0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
 
+READING_SCHEMA = {
+    c: SENSOR_READINGS_SCHEMA[c] for c in ("ts", "machine_id", "sensor_type", "value")
+}
+
+
 def readings(rows: list[tuple[datetime, str, str, float | None]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=SENSOR_READINGS_SCHEMA, orient="row")
+    return pl.DataFrame(rows, schema=READING_SCHEMA, orient="row")
 
 
 def inspections(rows: list[tuple[datetime, str, str, str, float]]) -> pl.DataFrame:
@@ -58,9 +67,27 @@ def test_interpolation_is_linear_along_time_and_stays_within_a_machine():
     )
     out = interpolate_gaps(wide).filter(pl.col("machine_id") == "M001")["temperature"]
     assert out.to_list() == pytest.approx([1.0, 2.0, 3.0, 4.0])
-    # M002's trailing gap takes its own last value, not M001's.
+    # M002's trailing gap has no measured neighbour after it: it stays empty (nothing is
+    # carried forward, and M001's values never leak into it).
     m2 = interpolate_gaps(wide).filter(pl.col("machine_id") == "M002")["temperature"]
-    assert m2.to_list() == [100.0, 100.0]
+    assert m2.to_list() == [100.0, None]
+
+
+def test_hour_statistics_use_only_the_readings_a_sensor_has():
+    """A sensor missing at the hour's edges: its mean, last and slope come from its own
+    readings (no carried values), while other sensors keep all of theirs."""
+    t = [H0 + timedelta(minutes=10 * i) for i in range(4)]
+    values = {s: [1.0, 2.0, 3.0, 4.0] for s in SENSOR_TYPES}
+    values["temperature"] = [None, 10.0, 20.0, None]
+    wide = pl.DataFrame(
+        {"machine_id": ["M001"] * 4, "ts": t, "_observed": [1] * 4, **values},
+        schema_overrides={"ts": pl.Datetime("us", "UTC")},
+    )
+    row = aggregate_hourly(interpolate_gaps(wide)).row(0, named=True)
+    assert row["temperature_mean"] == pytest.approx(15.0)
+    assert row["temperature_last"] == pytest.approx(20.0)
+    assert row["temperature_slope"] == pytest.approx(1.0)  # +10 per 10 minutes
+    assert row["vibration_slope"] == pytest.approx(0.1)
 
 
 def test_interpolation_uses_real_time_spacing():
@@ -80,7 +107,7 @@ def test_hourly_aggregates_of_a_known_ramp():
         for spec in SENSORS:
             value = 60.0 + 0.5 * minute if spec.name == "temperature" else spec.nominal
             rows.append((ts, "M001", spec.name, value))
-    out, _ = hourly_features(readings(rows), inspections([]))
+    out = hourly_features(readings(rows), inspections([]))
     row = out.row(0, named=True)
     assert row["temperature_slope"] == pytest.approx(0.5)
     assert row["temperature_min"] == 60.0
@@ -102,7 +129,7 @@ def test_inspections_join_on_machine_and_hour_only():
             (H0 + timedelta(minutes=70), "P3", "M002", "dent", 0.9),  # next hour: not joined
         ]
     )
-    out = hourly_features(readings(rows), insp)[0].sort("machine_id")
+    out = hourly_features(readings(rows), insp).sort("machine_id")
     m1, m2 = out.row(0, named=True), out.row(1, named=True)
     assert (m1["n_inspections"], m1["n_defects"], m1["defect_rate"]) == (2, 1, 0.5)
     assert (m2["n_inspections"], m2["n_defects"], m2["defect_rate"]) == (0, 0, 0.0)
@@ -136,43 +163,6 @@ def test_triage_accounts_for_every_row_with_a_reason():
     assert set(counts) <= set(REASONS)
 
 
-def test_iqr_bounds_come_from_the_previous_hour_not_the_hour_cleaned():
-    reference = [
-        (
-            H0 - timedelta(hours=1) + timedelta(seconds=10 * i),
-            "M001",
-            "vibration",
-            3.0 + (i % 5) * 0.1,
-        )
-        for i in range(360)
-    ]
-    spike_hour = [(H0 + timedelta(minutes=m), "M001", "vibration", 3.2) for m in range(60)]
-    spike_hour[30] = (H0 + timedelta(minutes=30), "M001", "vibration", 30.0)
-    bounds = previous_hour_iqr_bounds(readings(reference + spike_hour), k=1.5)
-    current = bounds.filter(pl.col("hour") == H0)
-    assert current.height == 1
-    # q1 = 3.1, q3 = 3.3 over the reference hour → upper = 3.3 + 1.5 * 0.2
-    assert current["upper"][0] == pytest.approx(3.6)
-    assert current["lower"][0] == pytest.approx(2.8)
-    # The spike inside the hour being cleaned does not move its own bounds.
-    quiet = [(H0 + timedelta(minutes=m), "M001", "vibration", 3.2) for m in range(60)]
-    quiet_bounds = previous_hour_iqr_bounds(readings(reference + quiet), k=1.5)
-    assert quiet_bounds.filter(pl.col("hour") == H0)["upper"][0] == current["upper"][0]
-    clipped, moved = clip_wide(pivot_sensors(readings(spike_hour)), bounds)
-    assert moved == 1
-    assert clipped["vibration"].max() == pytest.approx(3.6)
-    assert clipped["vibration"].min() == pytest.approx(3.2)
-
-
-def test_no_clipping_without_enough_reference():
-    hour = readings([(H0 + timedelta(minutes=m), "M001", "vibration", float(m)) for m in range(60)])
-    bounds = previous_hour_iqr_bounds(hour, min_samples=30).filter(pl.col("hour") == H0)
-    assert bounds.is_empty()
-    wide = pivot_sensors(hour)
-    clipped, moved = clip_wide(wide, bounds)
-    assert moved == 0 and clipped.equals(wide)
-
-
 def test_build_features_accounting_and_window():
     ref = nominal_hour("M001", H0 - timedelta(hours=1))
     current = nominal_hour("M001", H0) + nominal_hour("M002", H0)
@@ -192,24 +182,6 @@ def test_build_features_accounting_and_window():
     assert build.quarantine_counts["duplicate"] == 1
     assert build.features["hour"].unique().to_list() == [H0]  # the reference hour is not output
     assert sorted(build.features["machine_id"]) == ["M001", "M002"]
-
-
-def test_build_features_clips_with_the_previous_hour_only():
-    ref = nominal_hour("M001", H0 - timedelta(hours=1), step_s=10)
-    spike = (H0 + timedelta(minutes=30, seconds=1), "M001", "vibration", 20.0)  # in range
-    current = nominal_hour("M001", H0) + [spike]
-    build = build_features(
-        readings(ref + current), inspections([]), ["M001"], H0, H0 + timedelta(hours=1)
-    )
-    assert build.values_clipped == 1
-    row = build.features.row(0, named=True)
-    assert row["vibration_max"] == pytest.approx(3.0)  # nominal: the reference IQR is zero
-    # Without the reference hour nothing is clipped.
-    alone = build_features(
-        readings(current), inspections([]), ["M001"], H0, H0 + timedelta(hours=1)
-    )
-    assert alone.values_clipped == 0
-    assert alone.features.row(0, named=True)["vibration_max"] == pytest.approx(20.0)
 
 
 def test_empty_hour_gives_schema_correct_empty_output():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from mfg_assets.defs.io_managers import PartitionedParquetIOManager
 from mfg_assets.defs.resources import PlantDatabase
+from mfg_assets.defs.resources.io_managers import PartitionedParquetIOManager
 from mfg_assets.plant.config import DirtConfig, PlantConfig
 from mfg_assets.plant.driver import seed_plant
 from mfg_assets.plant.writer import PlantDB

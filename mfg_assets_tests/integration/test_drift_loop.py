@@ -43,6 +43,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MFG_DATA_DIR", str(root / "data"))
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mp.setenv("MFG_EXPERIMENTS_DIR", str(root))  # the tests' experiment YAMLs
         mp.setenv("MFG_DRIFT_RETRAIN_COOLDOWN_HOURS", "24")
         mp.setenv("MFG_DRIFT_MAX_REPORT_AGE_HOURS", "0")  # November 2026 is a replay
         (root / "data").mkdir()
@@ -156,8 +157,7 @@ def test_sensor_offset_is_detected_and_retrains(loop) -> None:
 def test_bad_windows_give_skipped_reports_that_never_retrain(loop, tmp_path) -> None:
     """Against the real champion: an empty window, too few hours, columns missing on one side
     and a reference whose partitions are gone are skipped reports with the reason."""
-    from mfg_assets.defs.drift_sensor import FEATURE_DRIFT_REPORT
-    from mfg_assets.defs.monitoring import _reader
+    from mfg_assets.defs.automation.drift_sensor import FEATURE_DRIFT_REPORT
     from mfg_assets.monitoring.episodes import EpisodeState
     from mfg_assets.monitoring.reports import feature_drift_report
     from mfg_assets.storage.files import LocalFileStore
@@ -175,7 +175,7 @@ def test_bad_windows_give_skipped_reports_that_never_retrain(loop, tmp_path) -> 
 
     from mfg_assets.defs.resources import parquet_io_manager
 
-    read = _reader(parquet_io_manager(), "machine_hourly_features")
+    read = parquet_io_manager().partitions().reader("machine_hourly_features")
     hours = [T - timedelta(hours=h) for h in range(24, 0, -1)]
     current = pl.concat([read(h.strftime(KEY)) for h in hours])
     window = (hours[0], T)
@@ -235,12 +235,11 @@ def test_model_performance_and_inspection_drift(loop) -> None:
 
 def test_report_and_reference_cache_on_s3(loop, s3_server, s3_bucket) -> None:
     """The production profile: HTML and the per-champion sample go to an S3 API server."""
-    from mfg_assets.defs.monitoring import _reader
     from mfg_assets.defs.resources import parquet_io_manager
     from mfg_assets.monitoring.reports import feature_drift_report
     from mfg_assets.storage.files import file_store_from_uri
 
-    read = _reader(parquet_io_manager(), "machine_hourly_features")
+    read = parquet_io_manager().partitions().reader("machine_hourly_features")
     hours = [T - timedelta(hours=h) for h in range(24, 0, -1)]
     current = pl.concat([read(h.strftime(KEY)) for h in hours])
     store = file_store_from_uri(f"s3://{s3_bucket}/drift", s3_server.resource())

@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from sqlalchemy import create_engine, insert
 
-from mfg_assets.defs.io_managers import partition_file
 from mfg_assets.plant.schema import sensor_readings as readings_table
+from mfg_assets.storage.partitions import partition_file
 from mfg_assets_tests.integration.plant_fixtures import (
     HOUR,
     HOUR_KEY,

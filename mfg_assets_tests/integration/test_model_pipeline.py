@@ -36,13 +36,14 @@ def plant(tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MFG_DATA_DIR", str(root / "data"))
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    mp.setenv("MFG_EXPERIMENTS_DIR", str(root))  # the tests' experiment YAMLs
     from mfg_assets.defs.feature_store import FeatureStoreResource
     from mfg_assets.defs.features import machine_hourly_features
     from mfg_assets.defs.ingestion import machine_events, quality_inspections, sensor_readings
-    from mfg_assets.defs.io_managers import PartitionedParquetIOManager
     from mfg_assets.defs.labels import failure_labels_asset
-    from mfg_assets.defs.mlflow import mlflow_tracking
     from mfg_assets.defs.resources import PlantDatabase
+    from mfg_assets.defs.resources.io_managers import PartitionedParquetIOManager
+    from mfg_assets.defs.resources.mlflow import mlflow_tracking
 
     url = f"sqlite:///{root / 'data' / 'plant.db'}"
     (root / "data").mkdir()
@@ -176,8 +177,8 @@ def test_training_registers_promotes_and_is_reproducible(plant):
 
 
 def test_worse_challenger_fails_gate_and_champion_stays(plant):
-    from mfg_assets.defs.io_managers import partition_file
     from mfg_assets.models.registry import CHAMPION, ModelRegistry
+    from mfg_assets.storage.partitions import partition_file
 
     registry = ModelRegistry()
     champion_before = registry.get_alias_version("maintenance_model", CHAMPION)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mfg_assets.models.config import ExperimentConfig, apply_overrides, load_experiment
-from mfg_assets_tests.models.synthetic import training_frame
+from mfg_assets.models.maintenance.synthetic import training_frame
 
 
 @pytest.fixture(autouse=True)

@@ -142,7 +142,10 @@ def test_all_problems_are_reported_together() -> None:
     assert len(caught.value.errors) == 2
 
 
-def test_relative_init_weights_resolve_against_the_yaml_folder(tmp_path: Path) -> None:
+def test_relative_init_weights_resolve_against_the_yaml_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MFG_EXPERIMENTS_DIR", str(tmp_path))
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "warm.pt").write_bytes(b"")
     config_file = tmp_path / "exp.yaml"
@@ -157,7 +160,8 @@ def test_relative_init_weights_resolve_against_the_yaml_folder(tmp_path: Path) -
         load_experiment(missing)
 
 
-def test_unreadable_or_unknown_files(tmp_path: Path) -> None:
+def test_unreadable_or_unknown_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MFG_EXPERIMENTS_DIR", str(tmp_path))
     with pytest.raises(ExperimentConfigError, match="no experiment file"):
         load_experiment("does_not_exist")
     broken = tmp_path / "broken.yaml"

@@ -10,8 +10,8 @@ from mfg_assets.features.schema import feature_columns
 from mfg_assets.models.config import apply_overrides
 from mfg_assets.models.maintenance.dataset import FeatureFrameError, TrainingDataError, select_split
 from mfg_assets.models.maintenance.evaluation import evaluate
+from mfg_assets.models.maintenance.synthetic import training_frame
 from mfg_assets.models.maintenance.training import EpochReport, train_maintenance_model
-from mfg_assets_tests.models.synthetic import training_frame
 
 
 def test_learns_a_clear_signal_and_beats_the_baselines(trained, signal_frame, tmp_path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mfg_assets.monitoring.drift import _import_evidently
+from mfg_assets.monitoring.drift import import_evidently
 
 # Eight columns with different shapes: symmetric, skewed, bounded, discrete, bimodal, heavy-tailed.
 COLUMNS = ["normal", "lognormal", "uniform", "poisson", "bimodal", "student", "gamma", "beta"]
@@ -45,4 +45,4 @@ def controlled_frame(n: int, seed: int, machines: int = 50, **shift: float) -> p
 @pytest.fixture(scope="session")
 def evidently() -> object:
     """Import Evidently once for the whole session (tests that run reports depend on it)."""
-    return _import_evidently()
+    return import_evidently()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from mfg_assets.defs.drift_sensor import FEATURE_DRIFT_REPORT, drift_retraining_sensor
+from mfg_assets.defs.automation.drift_sensor import FEATURE_DRIFT_REPORT, drift_retraining_sensor
 from mfg_assets.monitoring.episodes import COOLDOWN_ENV, MAX_AGE_ENV
 
 

@@ -158,7 +158,7 @@ def test_monitoring_definitions_import_light() -> None:
 
     code = (
         "import sys, mfg_assets.definitions, mfg_assets.defs.monitoring, "
-        "mfg_assets.defs.drift_sensor, mfg_assets.monitoring.reports\n"
+        "mfg_assets.defs.automation.drift_sensor, mfg_assets.monitoring.reports\n"
         "heavy = [m for m in ('evidently', 'mlflow', 'torch', 'sklearn') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )

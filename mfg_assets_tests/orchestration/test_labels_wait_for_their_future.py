@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from mfg_assets.defs.common.partitions import hourly_partitions
 from mfg_assets.defs.labels import HORIZON_HOURS, failure_labels_asset
-from mfg_assets.defs.partitions import hourly_partitions
 
 
 def _key(ts: datetime) -> str:
@@ -15,9 +15,10 @@ def _key(ts: datetime) -> str:
 
 
 def test_latest_hours_map_to_missing_future_events_and_fail_clearly(tmp_path):
-    from mfg_assets.defs.io_managers import PartitionedParquetIOManager, partition_file
     from mfg_assets.defs.resources import PlantDatabase
+    from mfg_assets.defs.resources.io_managers import PartitionedParquetIOManager
     from mfg_assets.features.schema import empty_features
+    from mfg_assets.storage.partitions import partition_file
     from mfg_assets_tests.integration.plant_fixtures import plant_assets
 
     # The latest complete hour, with its features stored; its future events cannot exist yet.

@@ -64,8 +64,8 @@ def bento_home(postgres_server: None, tmp_path_factory) -> Iterator[BentoHome]:
     import polars as pl
 
     from mfg_assets.features.schema import feature_schema
+    from mfg_assets.serving.samples import healthy_row
     from mfg_assets_tests.feature_store.conftest import write_partition
-    from mfg_assets_tests.serving.conftest import healthy_row
 
     root = tmp_path_factory.mktemp("bento_compose")
     with throwaway_database("mfg_bento_feast") as feast_db, pytest.MonkeyPatch.context() as mp:
@@ -111,9 +111,9 @@ def bento_home(postgres_server: None, tmp_path_factory) -> Iterator[BentoHome]:
 
 def _train_and_import_a_model() -> None:
     from mfg_assets.models.config import apply_overrides, load_experiment
+    from mfg_assets.models.maintenance.synthetic import training_frame
     from mfg_assets.models.maintenance.workflow import promote, train_and_register
     from mfg_assets.serving.model_store import import_maintenance_model
-    from mfg_assets_tests.models.synthetic import training_frame
 
     config = apply_overrides(load_experiment("maintenance_default"), {"training.epochs": 1})
     train_and_register(

@@ -17,7 +17,7 @@ and the chart's templates are not vendored), so:
   limits, retries, compute-log prefix, psycopg2);
 * ``helm template``/``helm lint`` run when a helm CLI and a local copy of the chart
   (``DAGSTER_HELM_CHART=/path/to/helm/dagster``) are available;
-* the ``dagster-k8s/config`` tags of mfg_assets/defs/k8s.py go through dagster-k8s itself:
+* the ``dagster-k8s/config`` tags of mfg_assets/defs/common/k8s.py go through dagster-k8s itself:
   parsed from an asset's op tags and a job's tags, then rendered into a Kubernetes Job.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from mfg_assets.defs.k8s import (
+from mfg_assets.defs.common.k8s import (
     EVALUATION_K8S_TAGS,
     GPU_RESOURCE,
     GPU_TRAINING_K8S_TAGS,

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mfg_assets.defs.io_managers import partition_file
+from mfg_assets.storage.partitions import partition_file
 from mfg_assets_tests.fixtures.s3 import S3Server
 from mfg_assets_tests.integration.plant_fixtures import HOUR_KEY
 

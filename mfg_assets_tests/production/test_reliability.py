@@ -25,8 +25,8 @@ import polars as pl
 import pytest
 from dagster_aws.s3 import S3Resource
 
-from mfg_assets.defs.io_managers import PartitionedParquetIOManager
 from mfg_assets.defs.resources import PlantDatabase
+from mfg_assets.defs.resources.io_managers import PartitionedParquetIOManager
 from mfg_assets.storage.files import FileStoreError, S3FileStore
 from mfg_assets_tests.fixtures.s3 import S3Server, free_port, start_s3_server
 from mfg_assets_tests.integration.plant_fixtures import HOUR_KEY, plant_assets

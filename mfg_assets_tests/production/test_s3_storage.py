@@ -72,13 +72,14 @@ def test_storage_is_selected_by_environment(
     s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ):
     """Same code, two profiles: only MFG_STORAGE_URI and the AWS_* variables differ."""
-    from mfg_assets.defs.resources import parquet_io_manager, warehouse_dir
-    from mfg_assets.storage.location import artifact_store, warehouse_store
+    from mfg_assets.defs.resources import parquet_io_manager
+    from mfg_assets.storage.location import artifact_store
+    from mfg_assets.storage.partitions import warehouse_store, warehouse_uri
 
     for key in ("MFG_STORAGE_URI", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
     local = parquet_io_manager()
-    assert local.base_dir == warehouse_dir() and local.s3 is None
+    assert local.base_dir == warehouse_uri() and local.s3 is None
     assert isinstance(artifact_store("reports"), LocalFileStore)
 
     for key, value in s3_server.env().items():
@@ -101,7 +102,7 @@ def test_storage_is_selected_by_environment(
 
 
 def test_parquet_io_manager_writes_and_reads_partitions_in_s3(s3_server: S3Server, s3_bucket):
-    from mfg_assets.defs.io_managers import PartitionedParquetIOManager
+    from mfg_assets.defs.resources.io_managers import PartitionedParquetIOManager
 
     hourly = dg.HourlyPartitionsDefinition(start_date="2026-11-02-00:00")
     manager = PartitionedParquetIOManager(

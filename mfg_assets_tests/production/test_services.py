@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 import yaml
 
-from mfg_assets.defs.io_managers import partition_file
+from mfg_assets.storage.partitions import partition_file
 from mfg_assets_tests.fixtures.s3 import ACCESS_KEY, SECRET_KEY, S3Server, free_port
 from mfg_assets_tests.fixtures.services import PG_HOST, PG_PORT
 from mfg_assets_tests.production.conftest import make_dagster_home

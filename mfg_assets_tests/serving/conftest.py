@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from mfg_assets.features.schema import feature_schema
+from mfg_assets.serving.samples import healthy_row
 from mfg_assets_tests.fixtures.s3 import free_port
 from mfg_assets_tests.production.stack import Service, executable, http_get, wait_until
 
@@ -24,6 +25,8 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 ONLINE_MACHINES = ("M001", "M002", "M003", "M004")
 ONLINE_HOURS = 3
 HOUR = timedelta(hours=1)
+RELOAD_TOKEN = "test-reload-token-7f3a"  # what MFG_SERVING_RELOAD_TOKEN is in these servers
+RELOAD_AUTH = {"Authorization": f"Bearer {RELOAD_TOKEN}"}
 
 
 @dataclass
@@ -76,36 +79,13 @@ def serving_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingHo
             mlflow.end_run()
 
 
-def healthy_row(rng: np.random.Generator, risk: float = 0.0) -> dict[str, float | int]:
-    """A physically plausible feature row; ``risk`` raises vibration and temperature."""
-    from mfg_assets.serving.maintenance import feature_limits
-
-    row: dict[str, float | int] = {}
-    for name, (low, high, kind) in feature_limits().items():
-        if kind is int:
-            row[name] = int(rng.integers(0, 50)) if name != "n_readings" else 18_000
-        elif name.endswith("_slope"):
-            row[name] = float(rng.normal(0, 0.01))
-        elif name.endswith("_std"):
-            row[name] = float(abs(rng.normal(0.5, 0.1)))
-        elif name == "defect_rate":
-            row[name] = float(rng.uniform(0, 0.1))
-        else:
-            row[name] = float(np.clip(low + (high - low) * rng.uniform(0.2, 0.4), low, high))
-    row["n_defects"] = min(int(row["n_defects"]), int(row["n_inspections"]))
-    for sensor, scale in (("vibration", 10.0), ("temperature", 30.0)):
-        for stat in ("mean", "min", "max", "last"):
-            row[f"{sensor}_{stat}"] = float(row[f"{sensor}_{stat}"]) + risk * scale
-    return row
-
-
 @pytest.fixture(scope="module")
 def registered(serving_home: ServingHome) -> dict[int, object]:
     """Two trained versions of maintenance_model: v1 champion, v2 challenger; both imported."""
     from mfg_assets.models.config import apply_overrides, load_experiment
+    from mfg_assets.models.maintenance.synthetic import training_frame
     from mfg_assets.models.maintenance.workflow import promote, train_and_register
     from mfg_assets.serving.model_store import import_maintenance_model
-    from mfg_assets_tests.models.synthetic import training_frame
 
     config = apply_overrides(load_experiment("maintenance_default"), {"training.epochs": 2})
     versions = {}
@@ -180,6 +160,8 @@ def maintenance_server(
         "MFG_MAINTENANCE_MODEL_TAG": "maintenance_model:v1",
         "MFG_SHADOW_CHALLENGER": "maintenance_model:v2",
         "MFG_SHADOW_LOG": str(serving_home.root / "shadow.jsonl"),
+        "MFG_SERVING_RELOAD_TOKEN": RELOAD_TOKEN,
+        "MFG_SERVING_RELOAD_DIR": str(serving_home.root / "reload-main"),
         "PATH": os.environ.get("PATH", ""),
     }
     proc = start_bento(

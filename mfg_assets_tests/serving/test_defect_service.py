@@ -4,7 +4,9 @@ by the ``defect_bento`` asset, served by ``bentoml serve`` and called over HTTP.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +17,11 @@ from mfg_assets.plant.catalog import DEFECT_CLASSES
 from mfg_assets.plant.images import render_inspection
 from mfg_assets.serving.errors import PayloadTooLargeError, RequestError, UnsupportedMediaError
 from mfg_assets_tests.serving.conftest import RunningServer, start_bento
-from mfg_assets_tests.serving.test_maintenance_service import fuzz_operation
+from mfg_assets_tests.serving.test_maintenance_service import (
+    fuzz_operation,
+    partial_request,
+    schemathesis_all_checks,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -198,6 +204,8 @@ def test_bad_uploads_get_4xx_naming_the_problem(defect_server) -> None:
             response = client.post("/detect", **kwargs)
             assert response.status_code == status, (needle, response.text)
             assert needle in response.text, (needle, response.text)
+            body = response.json()  # always one object, never BentoML's one-item list
+            assert isinstance(body, dict) and isinstance(body["error"], str), body
         metrics = client.get("/metrics").text
     assert "mfg_defect_detections_total" in metrics
 
@@ -205,3 +213,71 @@ def test_bad_uploads_get_4xx_naming_the_problem(defect_server) -> None:
 def test_fuzzed_uploads_never_get_a_server_error(defect_server) -> None:
     statuses = fuzz_operation(defect_server.url, "/detect", "POST", 30)
     assert sum(statuses.values()) >= 15, statuses
+
+
+def test_schemathesis_all_checks_find_nothing(defect_server) -> None:
+    schemathesis_all_checks(defect_server.url)
+    log = defect_server.service.tail(2_000_000)
+    assert "Traceback" not in log  # 4xx are one WARNING line each
+    assert re.search(r"\[WARNING\].* POST /detect -> 4\d\d ", log)
+
+
+def test_oversized_upload_is_refused_before_it_is_read(defect_server) -> None:
+    answer = partial_request(
+        defect_server.url,
+        b"POST /detect HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: multipart/form-data; boundary=b\r\n"
+        b"Content-Length: 300000000\r\n\r\n--b\r\n",
+    )
+    assert answer.startswith("HTTP/1.1 413") and "limited to 200000" in answer, answer
+
+
+def _run_artifact(run_id: str, artifact: str) -> Path:
+    """A run artifact's file in the local artifact store."""
+    from urllib.parse import urlparse
+
+    import mlflow
+
+    root = mlflow.get_run(run_id).info.artifact_uri
+    return Path(urlparse(root).path if root.startswith("file:") else root) / artifact
+
+
+def test_replaced_export_and_weights_are_refused_by_digest(
+    serving_home, defect_champion, tmp_path: Path
+) -> None:
+    """Serving's download of the champion's export and evaluation's download of its weights
+    both check the digests recorded at registration."""
+    from mfg_assets.models.artifacts import ArtifactIntegrityError
+    from mfg_assets.models.defect.workflow import (
+        EXPORT_ARTIFACT,
+        WEIGHTS_ARTIFACT,
+        download_champion_export,
+    )
+    from mfg_assets.models.registry import ModelRegistry
+
+    tags = ModelRegistry().version_info("defect_detector", defect_champion.version)["tags"]
+    assert len(tags["artifact_sha256"]) == 64 and len(tags["weights_sha256"]) == 64
+    assert download_champion_export(tmp_path / "ok").version == defect_champion.version
+    export = _run_artifact(defect_champion.run_id, EXPORT_ARTIFACT)
+    original = export.read_bytes()
+    export.write_bytes(original + b"\0")
+    try:
+        with pytest.raises(ArtifactIntegrityError, match="does not match the digest"):
+            download_champion_export(tmp_path / "tampered")
+    finally:
+        export.write_bytes(original)
+
+    from mfg_assets.models.defect.evaluation import evaluate_detector
+    from mfg_assets.models.defect.workflow import download_weights
+
+    weights = _run_artifact(defect_champion.run_id, WEIGHTS_ARTIFACT)
+    original = weights.read_bytes()
+    weights.write_bytes(original + b"\0")
+    try:
+        local = download_weights(defect_champion.run_id, tmp_path / "weights")
+        data_yaml = tmp_path / "data.yaml"
+        data_yaml.write_text("path: .\ntrain: a\nval: a\nnames: [scratch]\n")
+        with pytest.raises(ArtifactIntegrityError, match="does not match the digest"):
+            evaluate_detector(local, data_yaml, expected_sha256=tags["weights_sha256"])
+    finally:
+        weights.write_bytes(original)

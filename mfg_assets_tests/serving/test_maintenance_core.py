@@ -25,7 +25,8 @@ from mfg_assets.serving.maintenance import (
     feature_limits,
     rows_matrix,
 )
-from mfg_assets_tests.serving.conftest import ONLINE_MACHINES, healthy_row
+from mfg_assets.serving.samples import healthy_row
+from mfg_assets_tests.serving.conftest import ONLINE_MACHINES
 
 
 def _row(**overrides):

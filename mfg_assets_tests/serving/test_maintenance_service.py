@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
+import httpx
 import hypothesis
 import numpy as np
 import pytest
 import schemathesis
 
-from mfg_assets_tests.serving.conftest import healthy_row
+from mfg_assets.serving.samples import healthy_row
+from mfg_assets_tests.serving.conftest import RELOAD_AUTH, RELOAD_TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +228,9 @@ def test_reload_under_concurrent_requests_loses_none(maintenance_server, registe
     try:
         time.sleep(1.0)
         with maintenance_server.client() as client:
-            reloaded = client.post("/reload", json={"tag": "maintenance_model:v2"})
+            reloaded = client.post(
+                "/reload", json={"tag": "maintenance_model:v2"}, headers=RELOAD_AUTH
+            )
             assert reloaded.status_code == 200, reloaded.text
             assert reloaded.json()["previous"]["model_version"] == 1
             assert reloaded.json()["current"]["model_version"] == 2
@@ -242,6 +250,7 @@ def test_reload_under_concurrent_requests_loses_none(maintenance_server, registe
     assert served_after["mlflow_run_id"] == registered[2].run_id
 
     with maintenance_server.client() as client:
+        client.headers.update(RELOAD_AUTH)
         missing = client.post("/reload", json={"tag": "maintenance_model:v99"})
         assert missing.status_code == 404 and "maintenance_model:v99" in missing.text
         bad = client.post("/reload", json={"tag": "Not A Tag!"})
@@ -249,3 +258,180 @@ def test_reload_under_concurrent_requests_loses_none(maintenance_server, registe
         back = client.post("/reload", json={})  # the registry's champion: v1 again
         assert back.status_code == 200, back.text
         assert back.json()["current"]["model_version"] == 1
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+SCHEMATHESIS_CONFIG = Path(__file__).with_name("schemathesis.toml")
+
+
+def schemathesis_all_checks(url: str, *headers: str, examples: int = 40) -> str:
+    """``schemathesis run --checks all`` against a server's own OpenAPI document; the test
+    fails on any failure or error it reports. Returns its output."""
+    from mfg_assets_tests.production.stack import executable
+
+    args = [executable("schemathesis"), "--config-file", str(SCHEMATHESIS_CONFIG), "run"]
+    args += [f"{url}/docs.json", "--checks", "all", "-n", str(examples)]
+    args += ["--generation-deterministic", "--no-color", "--request-timeout", "30"]
+    for header in headers:
+        args += ["-H", header]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-6000:]
+    assert re.search(r"\d+ generated, \d+ passed", out) and "failed" not in out, out[-3000:]
+    return out
+
+
+def test_schemathesis_all_checks_find_nothing(maintenance_server) -> None:
+    with maintenance_server.client() as client:  # first online lookup opens the store
+        assert client.post("/predict", json={"machine_ids": ["M001"]}).status_code == 200
+    schemathesis_all_checks(maintenance_server.url, f"Authorization: Bearer {RELOAD_TOKEN}")
+    log = maintenance_server.service.tail(2_000_000)
+    assert "Traceback" not in log  # 4xx are one WARNING line each
+    assert re.search(r"\[WARNING\].* POST /predict -> 400 ", log)
+
+
+def partial_request(url: str, data: bytes) -> str:
+    """Send ``data`` (headers announcing a larger body, and its first bytes), never the rest;
+    the whole answer the server gives without it (within 10 s)."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < int(
+            re.search(rb"content-length: (\d+)", answer.lower() + b"content-length: 1").group(1)
+        ):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.decode(errors="replace")
+
+
+def test_oversized_body_is_refused_before_it_is_read(maintenance_server) -> None:
+    """A 300 MB body is answered 413 after its headers and the first kilobyte."""
+    answer = partial_request(
+        maintenance_server.url,
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 300000000\r\n\r\n" + b'{"rows": [' + b" " * 1000,
+    )
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert '"limit_bytes":4194304' in answer.replace(" ", "")
+    with maintenance_server.client() as client:  # chunked: no Content-Length to trust
+
+        def chunks():
+            for _ in range(1000):
+                yield b" " * 65536
+
+        response = client.post(
+            "/predict", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 413 and "exceeds 4194304 bytes" in response.text
+
+
+def test_reload_needs_the_token_and_a_maintenance_model(maintenance_server) -> None:
+    with maintenance_server.client() as client:
+        body = {"tag": "maintenance_model:v1"}
+        none = client.post("/reload", json=body)
+        assert none.status_code == 401 and none.headers["www-authenticate"] == "Bearer"
+        wrong = client.post("/reload", json=body, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403 and wrong.json() == {
+            "error": "the reload token is not valid"
+        }
+        client.headers.update(RELOAD_AUTH)
+        foreign = client.post("/reload", json={"tag": "defect_detector:v1"})
+        assert foreign.status_code == 400 and "defect_detector:v1" in foreign.text
+        extra = client.post("/reload", json={"tag": "maintenance_model:v1", "x": 1})
+        assert extra.status_code == 400 and "x: Extra inputs are not permitted" in extra.text
+        null = client.post("/reload", json={"tag": None, "x": 1})
+        assert null.status_code == 400
+        assert client.post("/reload", json=body).status_code == 200
+
+
+def test_client_errors_are_one_documented_json_object(maintenance_server) -> None:
+    with maintenance_server.client() as client:
+        spec = client.get("/docs.json").json()
+        text = client.post(
+            "/predict", content=b'{"machine_ids": ["M001"]}', headers={"Content-Type": "text/plain"}
+        )
+        empty = client.post("/predict", json={})
+        missing = client.post("/predict", json={"rows": [{"vibration_mean": 3.0}]})
+        unknown = client.post("/predict", json={"machine_ids": ["M404"]})
+    assert text.status_code == 415 and "application/json" in text.json()["error"]
+    request_schema = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
+    schema = request_schema["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    assert schema["oneOf"] == [{"required": ["rows"]}, {"required": ["machine_ids"]}]  # {} too
+    assert empty.status_code == 400 and "exactly one" in empty.json()["error"]
+    documented = spec["components"]["schemas"]["ClientError"]["properties"]["detail"]["type"]
+    for response in (missing, unknown):
+        body = response.json()
+        assert set(body) == {"error", "detail"} and isinstance(body["detail"], dict)
+        assert documented == "object"
+    assert {e["loc"] for e in missing.json()["detail"]["errors"]} >= {"rows.0.temperature_mean"}
+    responses = spec["paths"]["/predict"]["post"]["responses"]
+    assert {"200", "400", "404", "413", "415", "422"} <= set(responses)
+
+
+def test_model_swap_under_load_reaches_both_workers(serving_home, registered, online_store) -> None:
+    """MFG_SERVING_WORKERS=2: a /reload answered by one worker swaps the other too; requests
+    under load during the swap all succeed."""
+    from mfg_assets_tests.serving.conftest import start_bento
+
+    env = {
+        **serving_home.env,
+        "MFG_MAINTENANCE_MODEL_TAG": "maintenance_model:v1",
+        "MFG_SERVING_WORKERS": "2",
+        "MFG_SERVING_RELOAD_TOKEN": RELOAD_TOKEN,
+        "MFG_SERVING_RELOAD_DIR": str(serving_home.root / "reload-2w"),
+        "PATH": os.environ.get("PATH", ""),
+    }
+    proc = start_bento(
+        "bento-2w", "bentos.maintenance.service:MaintenanceService", env, serving_home.root
+    )
+    url = proc.url  # type: ignore[attr-defined]
+    rows = _rows(2, seed=11)
+    results: list[tuple[float, int, int | None, int | None]] = []
+    stop = threading.Event()
+
+    def client_loop() -> None:
+        # a new connection per request: the workers share the listening socket, so new
+        # connections reach both of them (keep-alive ones may all sit on one worker)
+        no_keepalive = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=url, timeout=30, limits=no_keepalive) as client:
+            while not stop.is_set():
+                response = client.post("/predict", json={"rows": rows})
+                ok = response.is_success
+                results.append(
+                    (
+                        time.monotonic(),
+                        response.status_code,
+                        response.json()["lineage"]["model_version"] if ok else None,
+                        int(response.headers.get("x-served-by-worker", "0")) or None,
+                    )
+                )
+
+    threads = [threading.Thread(target=client_loop) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(2.0)
+        with httpx.Client(base_url=url, timeout=60, headers=RELOAD_AUTH) as client:
+            reloaded = client.post("/reload", json={"tag": "maintenance_model:v2"})
+            assert reloaded.status_code == 200, reloaded.text
+        swapped_at = time.monotonic()
+        time.sleep(5.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        proc.stop()
+    assert len(results) > 50 and {s for _, s, _, _ in results} == {200}
+    before = [v for t, _, v, _ in results if t < swapped_at - 0.5]
+    settled = [(v, pid) for t, _, v, pid in results if t > swapped_at + 2.0]
+    assert set(before) == {1}
+    assert settled and {v for v, _ in settled} == {2}  # every worker serves v2 now
+    workers = {pid for _, pid in settled}
+    assert len(workers) == 2, workers  # and both workers answered after the swap

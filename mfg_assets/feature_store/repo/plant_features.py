@@ -5,11 +5,10 @@ function the Python API applies, so CLI and code register identical specs. The F
 is ``<MFG_DATA_DIR>/feature_store/offline/machine_hourly_features``.
 """
 
-import os
-
 from mfg_assets.feature_store.definitions import build_definitions
+from mfg_assets.settings import get_settings
 
-if not os.environ.get("MFG_DATA_DIR"):
+if get_settings().mfg_data_dir is None:
     raise RuntimeError(
         "set MFG_DATA_DIR (absolute path of the platform's data directory) before running feast "
         "here, or use `python -m mfg_assets.feature_store <feast args>`"

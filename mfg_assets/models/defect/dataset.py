@@ -3,8 +3,8 @@
 Layout (Ultralytics' convention, labels found by replacing ``images`` with ``labels``)::
 
     <out_dir>/data.yaml              path: <absolute out_dir>, train/val/test, names
-    <out_dir>/images/{train,val,test}/<product_id>.png
-    <out_dir>/labels/{train,val,test}/<product_id>.txt
+    <out_dir>/images/{train,validation,test}/<product_id>.png
+    <out_dir>/labels/{train,validation,test}/<product_id>.txt
     <out_dir>/dataset.json           counts, time ranges, vocabulary (for metadata/lineage)
 
 **Classes.** The plant's vocabulary has five defect types (``scratch, dent, crack,
@@ -19,9 +19,12 @@ vocabulary is kept in ``dataset.json`` and in :attr:`DefectDataset.vocabulary`.
 Backgrounds dominate a real line (~97 % good parts); ``max_normal_fraction`` caps their share
 of each split (deterministically, by product id hash) so training time goes to defects.
 
-**Split.** Rows are ordered by ``inspection_time``; the earliest ``train`` fraction is train,
-then val, then test. Rows sharing a timestamp never straddle a boundary, so
-``max(train time) < min(val time) < ... `` holds strictly: no look-ahead across splits.
+**Split.** The platform's one time split (:func:`mfg_assets.features.splits.split_labels`):
+rows ordered by ``inspection_time``, the earliest train, then validation, then test; rows
+sharing a timestamp never straddle a boundary, so ``max(train time) < min(validation time) <
+...`` holds strictly: no look-ahead across splits. The split names are the platform's
+(``train``, ``validation``, ``test``); only ``data.yaml`` maps ``validation`` to YOLO's ``val``
+key (:data:`YOLO_SPLIT_KEYS`).
 
 **Images.** ``image_uri`` may be a local path (``file://`` or plain): the file is hard-linked
 into the dataset (no copy, no extra disk, and unlike a symlink it stays valid when the
@@ -48,7 +51,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,6 +60,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from mfg_assets.features.splits import SPLITS, TEST, TRAIN, VALIDATION, split_labels
 from mfg_assets.plant.catalog import DEFECT_CLASSES, DEFECT_TYPES
 from mfg_assets.plant.images import (
     DEFAULT_SIZE,
@@ -74,7 +77,8 @@ from mfg_assets.plant.images import (
 if TYPE_CHECKING:
     from mfg_assets.storage.files import FileStore
 
-SPLITS: tuple[str, ...] = ("train", "val", "test")
+# YOLO's data.yaml names the validation split ``val``: the only place that name is used.
+YOLO_SPLIT_KEYS: dict[str, str] = {TRAIN: "train", VALIDATION: "val", TEST: "test"}
 REQUIRED_COLUMNS: tuple[str, ...] = ("inspection_time", "product_id", "defect_type", "severity")
 DATA_YAML = "data.yaml"
 META_JSON = "dataset.json"
@@ -156,25 +160,6 @@ class DefectDataset:
         )
 
 
-def time_split(times: Sequence[Any], fractions: Sequence[float]) -> list[str]:
-    """Split label per row for rows already sorted by time; ties stay in one split."""
-    n = len(times)
-    cuts = []
-    total = 0.0
-    for fraction in fractions[:-1]:
-        total += fraction
-        cut = int(round(total * n))
-        cut = max(cut, cuts[-1] if cuts else 0)
-        while 0 < cut < n and times[cut] == times[cut - 1]:
-            cut += 1
-        cuts.append(min(cut, n))
-    labels = []
-    bounds = [0, *cuts, n]
-    for index, split in enumerate(SPLITS[: len(fractions)]):
-        labels.extend([split] * (bounds[index + 1] - bounds[index]))
-    return labels
-
-
 def _keep_share(product_id: str) -> float:
     digest = hashlib.blake2b(product_id.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") / 2**64
@@ -183,7 +168,8 @@ def _keep_share(product_id: str) -> float:
 def build_yolo_dataset(
     inspections: pl.DataFrame,
     out_dir: str | Path,
-    split_fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
     *,
     seed: int = 0,
     image_size: int = DEFAULT_SIZE,
@@ -195,66 +181,121 @@ def build_yolo_dataset(
 
     ``inspections``: ``inspection_time, product_id, defect_type, severity`` and optionally
     ``image_uri`` and ``image_appearance`` (used for rows without a URI). Duplicate product ids
-    keep their first row. ``seed`` and ``image_size`` apply to images rendered here for rows
-    without a ``synthetic://`` URI (those carry their own seed). ``max_normal_fraction``: cap
-    on the share of background (normal) images per split; None keeps every normal part.
+    keep their first row. The fractions split by time (:func:`features.splits.split_labels`).
+    ``seed`` and ``image_size`` apply to images rendered here for rows without a
+    ``synthetic://`` URI (those carry their own seed). ``max_normal_fraction``: cap on the
+    share of background (normal) images per split; None keeps every normal part.
     ``max_images``: cap on the dataset size (training time grows linearly with it); each split
     keeps its share, chosen by product-id hash (deterministic, spread over the whole window).
-    ``image_store``: keep (and reuse) rendered images there, see the module docstring.
+    ``image_store``: keep (and reuse) rendered images there, see the module docstring. The
+    caps and fractions are the experiment's ``data`` section, validated with it.
     """
+    frame, dropped = _usable_rows(inspections)
+    frame, capped = _assign_splits(
+        frame, validation_fraction, test_fraction, max_normal_fraction, max_images
+    )
+    root = _empty_layout(out_dir)
+    placed = _place_images(frame, root, seed, image_size, image_store)
+    dataset = DefectDataset(
+        root=root,
+        data_yaml=_write_data_yaml(root),
+        counts=placed.counts,
+        box_counts=placed.box_counts,
+        images={s: sum(placed.counts[s].values()) for s in SPLITS},
+        time_ranges=_time_ranges(frame),
+        rendered=placed.hows["rendered"],
+        linked=placed.hows["linked"],
+        dropped={**dropped, **capped},
+        reused=placed.hows["reused"],
+        stored=placed.hows["stored"],
+    )
+    _write_manifest(frame, placed, root)
+    (root / META_JSON).write_text(json.dumps(dataset.to_metadata(), indent=2))
+    for cache in (root / "labels").glob("*.cache"):
+        cache.unlink()
+    return dataset
+
+
+def _usable_rows(inspections: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Inspections with every optional column, a time and a unique product id, sorted by time;
+    and how many rows were dropped, per reason. DatasetError for unusable input."""
     missing = [c for c in REQUIRED_COLUMNS if c not in inspections.columns]
     if missing:
         raise DatasetError(f"inspections lack columns {missing}")
-    if len(split_fractions) != 3 or any(f < 0 for f in split_fractions):
-        raise DatasetError(f"split_fractions must be 3 non-negative numbers: {split_fractions}")
-    if abs(sum(split_fractions) - 1.0) > 1e-6:
-        raise DatasetError(f"split_fractions must sum to 1 (got {sum(split_fractions):g})")
-    if max_normal_fraction is not None and not 0 <= max_normal_fraction < 1:
-        raise DatasetError(f"max_normal_fraction must be in [0, 1) (got {max_normal_fraction})")
     unknown = sorted(set(inspections["defect_type"].unique().to_list()) - set(DEFECT_TYPES))
     if unknown:
         raise DatasetError(f"unknown defect types {unknown} (vocabulary: {list(DEFECT_TYPES)})")
-
     frame = inspections
     for column in ("image_uri", "image_appearance"):
         if column not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
-    before = frame.height
-    frame = frame.filter(pl.col("inspection_time").is_not_null())
-    dropped = {"no_inspection_time": before - frame.height}
-    before = frame.height
-    frame = frame.sort(["inspection_time", "product_id"]).unique(
+    timed = frame.filter(pl.col("inspection_time").is_not_null())
+    unique = timed.sort(["inspection_time", "product_id"]).unique(
         subset="product_id", keep="first", maintain_order=True
     )
-    dropped["duplicate_product_id"] = before - frame.height
-    names = frame["product_id"].map_elements(safe_name, return_dtype=pl.String)
-    if names.n_unique() != frame.height:
+    dropped = {
+        "no_inspection_time": frame.height - timed.height,
+        "duplicate_product_id": timed.height - unique.height,
+    }
+    names = unique["product_id"].map_elements(safe_name, return_dtype=pl.String)
+    if names.n_unique() != unique.height:
         raise DatasetError("product ids collide after making them file-name safe")
-    if frame.height < 3:
-        raise DatasetError(f"need at least 3 inspections, got {frame.height}")
+    if unique.height < 3:
+        raise DatasetError(f"need at least 3 inspections, got {unique.height}")
+    return unique, dropped
 
+
+def _assign_splits(
+    frame: pl.DataFrame,
+    validation_fraction: float,
+    test_fraction: float,
+    max_normal_fraction: float | None,
+    max_images: int | None,
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Time-split ``frame`` (sorted by time), then apply the caps; rows dropped per cap."""
     times = frame["inspection_time"].to_list()
-    frame = frame.with_columns(pl.Series("split", time_split(times, split_fractions)))
-    frame, capped = _cap_normals(frame, max_normal_fraction)
-    dropped["normal_over_cap"] = capped
-    frame, over = _cap_total(frame, max_images)
-    dropped["over_max_images"] = over
-    empty = [s for s in ("train", "val") if frame.filter(pl.col("split") == s).height == 0]
+    labels = split_labels(times, validation_fraction, test_fraction)
+    frame = frame.with_columns(pl.Series("split", labels))
+    frame, over_cap = _cap_normals(frame, max_normal_fraction)
+    frame, over_max = _cap_total(frame, max_images)
+    empty = [s for s in (TRAIN, VALIDATION) if frame.filter(pl.col("split") == s).height == 0]
     if empty:
         raise DatasetError(f"split(s) {empty} would be empty: need more inspections")
+    return frame, {"normal_over_cap": over_cap, "over_max_images": over_max}
 
+
+def _empty_layout(out_dir: str | Path) -> Path:
+    """``out_dir`` resolved, with empty ``images/<split>`` and ``labels/<split>`` folders."""
     root = Path(out_dir).expanduser().resolve()
     for sub in ("images", "labels"):
         shutil.rmtree(root / sub, ignore_errors=True)
-    for split in SPLITS:
-        (root / "images" / split).mkdir(parents=True, exist_ok=True)
-        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:
+            (root / sub / split).mkdir(parents=True, exist_ok=True)
+    return root
 
-    counts = {s: dict.fromkeys(DEFECT_TYPES, 0) for s in SPLITS}
-    box_counts = {s: dict.fromkeys(DEFECT_CLASSES, 0) for s in SPLITS}
-    hows: dict[str, int] = {"rendered": 0, "linked": 0, "reused": 0, "stored": 0}
-    sources: list[str] = []
-    stored_images: list[str | None] = []
+
+@dataclass
+class _Placed:
+    """What :func:`_place_images` put where: per-split counts, how each image got there."""
+
+    counts: dict[str, dict[str, int]]  # split → vocabulary class → images
+    box_counts: dict[str, dict[str, int]]  # split → drawn class → boxes
+    hows: dict[str, int]  # rendered | linked | reused | stored → images
+    sources: list[str]  # per row: the image's file URI
+    stored_images: list[str | None]  # per row: its path in the image store, if there
+
+
+def _place_images(
+    frame: pl.DataFrame, root: Path, seed: int, image_size: int, image_store: FileStore | None
+) -> _Placed:
+    """Every row's image and label into its split folder (from the store when given)."""
+    placed = _Placed(
+        counts={s: dict.fromkeys(DEFECT_TYPES, 0) for s in SPLITS},
+        box_counts={s: dict.fromkeys(DEFECT_CLASSES, 0) for s in SPLITS},
+        hows={"rendered": 0, "linked": 0, "reused": 0, "stored": 0},
+        sources=[],
+        stored_images=[],
+    )
     for row in frame.iter_rows(named=True):
         split = row["split"]
         split_images = root / "images" / split
@@ -266,43 +307,33 @@ def build_yolo_dataset(
         else:
             boxes, how = _materialize(row, split_images, seed, image_size)
             source_uri, image_rel = row["image_uri"] or "", None
-        hows[how] += 1
-        sources.append(source_uri)
-        stored_images.append(image_rel)
-        counts[split][row["defect_type"]] += 1
+        placed.hows[how] += 1
+        placed.sources.append(source_uri)
+        placed.stored_images.append(image_rel)
+        placed.counts[split][row["defect_type"]] += 1
         for box in boxes:
-            box_counts[split][DEFECT_CLASSES[box.cls_index]] += 1
+            placed.box_counts[split][DEFECT_CLASSES[box.cls_index]] += 1
+    return placed
 
-    time_ranges: dict[str, tuple[str, str] | None] = {}
+
+def _time_ranges(frame: pl.DataFrame) -> dict[str, tuple[str, str] | None]:
+    """First and last inspection time (ISO) per split; None for an empty split."""
+    ranges: dict[str, tuple[str, str] | None] = {}
     for split in SPLITS:
         part = frame.filter(pl.col("split") == split)["inspection_time"]
-        time_ranges[split] = (_iso(part.min()), _iso(part.max())) if part.len() else None
+        ranges[split] = (_iso(part.min()), _iso(part.max())) if part.len() else None
+    return ranges
 
-    data_yaml = _write_data_yaml(root)
-    dataset = DefectDataset(
-        root=root,
-        data_yaml=data_yaml,
-        counts=counts,
-        box_counts=box_counts,
-        images={s: sum(counts[s].values()) for s in SPLITS},
-        time_ranges=time_ranges,
-        rendered=hows["rendered"],
-        linked=hows["linked"],
-        dropped=dropped,
-        reused=hows["reused"],
-        stored=hows["stored"],
-    )
-    manifest_columns = ["inspection_time", "product_id", "defect_type", "severity", "split"]
-    manifest_columns += [c for c in ("machine_id",) if c in frame.columns]
-    frame.select(manifest_columns).with_columns(
-        pl.Series("source_uri", sources, dtype=pl.String),
-        pl.Series("stored_image", stored_images, dtype=pl.String),  # path in the image store
+
+def _write_manifest(frame: pl.DataFrame, placed: _Placed, root: Path) -> None:
+    """``inspections.parquet``: one row per image with its split and source/stored file."""
+    columns = ["inspection_time", "product_id", "defect_type", "severity", "split"]
+    columns += [c for c in ("machine_id",) if c in frame.columns]
+    frame.select(columns).with_columns(
+        pl.Series("source_uri", placed.sources, dtype=pl.String),
+        pl.Series("stored_image", placed.stored_images, dtype=pl.String),
         pl.col("product_id").map_elements(safe_name, return_dtype=pl.String).alias("file_stem"),
     ).write_parquet(root / MANIFEST)
-    (root / META_JSON).write_text(json.dumps(dataset.to_metadata(), indent=2))
-    for cache in (root / "labels").glob("*.cache"):
-        cache.unlink()
-    return dataset
 
 
 def _cap_normals(frame: pl.DataFrame, fraction: float | None) -> tuple[pl.DataFrame, int]:
@@ -327,8 +358,6 @@ def _cap_normals(frame: pl.DataFrame, fraction: float | None) -> tuple[pl.DataFr
 def _cap_total(frame: pl.DataFrame, max_images: int | None) -> tuple[pl.DataFrame, int]:
     if max_images is None or frame.height <= max_images:
         return frame, 0
-    if max_images < 3:
-        raise DatasetError(f"max_images must be >= 3 (got {max_images})")
     share = pl.Series([_keep_share("cap:" + p) for p in frame["product_id"].to_list()])
     frame = frame.with_columns(share.alias("_share"))
     parts = []
@@ -440,9 +469,7 @@ def _write_data_yaml(root: Path) -> Path:
     data_yaml = root / DATA_YAML
     spec = {
         "path": str(root),
-        "train": "images/train",
-        "val": "images/val",
-        "test": "images/test",
+        **{key: f"images/{split}" for split, key in YOLO_SPLIT_KEYS.items()},
         "nc": len(DEFECT_CLASSES),
         "names": dict(enumerate(DEFECT_CLASSES)),
     }

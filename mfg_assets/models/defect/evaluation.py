@@ -8,6 +8,10 @@ the confidence that maximises mean F1, as Ultralytics reports them.
 The confusion matrix (classes + ``background``; rows predicted, columns true; Ultralytics'
 matching at IoU 0.45) is counted at the serving confidence threshold (0.25) and drawn here with
 matplotlib's Agg backend and its bundled font, so nothing is fetched.
+
+Weights come from MLflow (champion and challenger): they are checked against the digest recorded
+at registration and loaded with Ultralytics' safe loading (``weights_only=True``), never
+unpickled freely (:func:`runtime.load_checkpoint_safely`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mfg_assets.models.defect.runtime import configure_ultralytics, cpu_threads, resolve_device
+from mfg_assets.models.defect.runtime import cpu_threads, load_checkpoint_safely, resolve_device
 
 METRIC_KEYS: tuple[str, ...] = ("map50", "map50_95", "precision", "recall", "fitness")
 PER_CLASS_KEYS: tuple[str, ...] = ("map50", "map50_95", "precision", "recall", "instances")
@@ -70,8 +74,13 @@ def evaluate_detector(
     out_dir: str | Path | None = None,
     threads: int | None = None,
     confusion_conf: float = 0.25,
+    expected_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Score ``weights`` (a ``.pt`` from training) on one split of a YOLO dataset.
+
+    ``expected_sha256``: the weights' registered digest; a mismatch is refused
+    (``ArtifactIntegrityError``) before the file is read as a checkpoint. A checkpoint that
+    needs anything outside Ultralytics' allow-list (code) is refused with a ``TypeError``.
 
     Returns ``{"metrics": {...}, "per_class": [...], "confusion_matrix": [[...]],
     "confusion_matrix_png": path, "classes": [...], "split": ..., "images": n}``; the matrix is
@@ -83,12 +92,9 @@ def evaluate_detector(
         raise FileNotFoundError(f"no weights file {weights}")
     if not data_yaml.is_file():
         raise FileNotFoundError(f"no dataset yaml {data_yaml}")
-    configure_ultralytics()
-    from ultralytics import YOLO
-
+    model = load_checkpoint_safely(weights, expected_sha256)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="defect_eval_"))
     out.mkdir(parents=True, exist_ok=True)
-    model = YOLO(str(weights), task="detect")
     trained_at = (model.ckpt or {}).get("train_args", {}).get("imgsz") if model.ckpt else None
     size = int(imgsz or trained_at or 320)
     common = {

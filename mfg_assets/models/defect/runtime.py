@@ -11,6 +11,9 @@
   ``OMP_WAIT_POLICY=PASSIVE`` (see :func:`cpu_threads`),
 * turns off sync (analytics/crash reports) and every integration callback in the settings file:
   the MLflow callback is on by default and would open a second MLflow run next to ours,
+* turns on Ultralytics' safe loading (``ULTRALYTICS_SAFE_LOAD``) for the process: every ``.pt``
+  is unpickled with ``torch.load(weights_only=True)`` against Ultralytics' allow-list of model
+  classes, so a crafted checkpoint (from MLflow, a user's ``init_weights``) cannot run code,
 * places a local font as ``Arial.ttf`` in Ultralytics' user config dir: ``check_det_dataset``
   and the plot annotator look for that file and otherwise try to download it (a HEAD request
   to GitHub even with ``YOLO_OFFLINE=1``). The file is matplotlib's bundled DejaVu Sans
@@ -42,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from mfg_assets.plant.catalog import DEFECT_CLASSES
-from mfg_assets.settings import data_dir
+from mfg_assets.settings import data_dir, export_env, get_settings
 
 OFFLINE_ENV: dict[str, str] = {
     "YOLO_OFFLINE": "1",
@@ -69,8 +72,8 @@ _configured: Path | None = None
 
 def ultralytics_dir() -> Path:
     """``YOLO_CONFIG_DIR`` if set, else ``<MFG_DATA_DIR>/ultralytics``."""
-    configured = os.environ.get("YOLO_CONFIG_DIR")
-    path = Path(configured) if configured else data_dir() / "ultralytics"
+    configured = get_settings().yolo_config_dir
+    path = configured or data_dir() / "ultralytics"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -81,19 +84,19 @@ def configure_ultralytics(verbose: bool = False) -> Path:
     with _LOCK:
         if _configured is not None:
             return _configured
-        for key, value in OFFLINE_ENV.items():
-            os.environ.setdefault(key, value)
+        export_env(OFFLINE_ENV)
         if verbose:
-            os.environ["YOLO_VERBOSE"] = "True"
-        os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+            export_env({"YOLO_VERBOSE": "True"}, override=True)
         # idle OpenMP threads sleep instead of spinning: on a busy machine spinning threads
         # burn ~3x the CPU of the actual work (effective only if torch is not imported yet)
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        export_env({"OMP_NUM_THREADS": str(os.cpu_count() or 1), "OMP_WAIT_POLICY": "PASSIVE"})
         config_dir = ultralytics_dir()
-        os.environ["YOLO_CONFIG_DIR"] = str(config_dir)
+        export_env({"YOLO_CONFIG_DIR": str(config_dir)}, override=True)
 
         from ultralytics import settings
         from ultralytics.utils import USER_CONFIG_DIR
+
+        enable_safe_loading()
 
         # where check_font looks (YOLO_CONFIG_DIR/Ultralytics, or wherever an earlier import of
         # ultralytics in this process settled)
@@ -109,6 +112,41 @@ def configure_ultralytics(verbose: bool = False) -> Path:
             settings.update(wanted)
         _configured = config_dir
         return config_dir
+
+
+def enable_safe_loading() -> None:
+    """Load every Ultralytics ``.pt`` with ``weights_only=True`` in this process (and children).
+
+    Ultralytics reads ``ULTRALYTICS_SAFE_LOAD`` once at import into a module constant that its
+    checkpoint loader consults on every load; both are set here, so it holds even when
+    ultralytics was imported before :func:`configure_ultralytics` ran. A checkpoint that needs
+    anything outside the allow-list is refused with a ``TypeError`` before any of it runs."""
+    export_env({"ULTRALYTICS_SAFE_LOAD": "1"}, override=True)
+    import ultralytics.nn.tasks as tasks
+    import ultralytics.utils as ultralytics_utils
+
+    if not tasks._SafeLoad.SUPPORTED:  # torch < 2.6 would silently fall back to unpickling
+        raise RuntimeError("safe checkpoint loading needs torch >= 2.6")
+    ultralytics_utils.SAFE_LOAD = True
+    tasks.SAFE_LOAD = True
+
+
+def load_checkpoint_safely(path: str | Path, expected_sha256: str | None = None) -> Any:
+    """``YOLO(path)`` for a ``.pt`` from anywhere but this process: verified against
+    ``expected_sha256`` when given (:class:`ArtifactIntegrityError` otherwise), then loaded with
+    ``weights_only=True`` (a checkpoint that would execute code is a ``TypeError``)."""
+    from mfg_assets.models.artifacts import verify_sha256
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file {path}")
+    if expected_sha256 is not None:
+        verify_sha256(path, expected_sha256)
+    configure_ultralytics()
+    enable_safe_loading()  # idempotent; also when configure_ultralytics ran long ago
+    from ultralytics import YOLO
+
+    return YOLO(str(path), task="detect")
 
 
 def _install_fonts(font_dir: Path) -> None:
@@ -239,10 +277,7 @@ def load_detector(
             device,
         )
     if suffix == ".pt":
-        configure_ultralytics()
-        from ultralytics import YOLO
-
-        model = YOLO(str(path), task="detect")
+        model = load_checkpoint_safely(path)
         model_names = tuple(model.names[i] for i in sorted(model.names))
         return LoadedDetector(
             "ultralytics",

@@ -13,7 +13,8 @@ config                            Ultralytics
 ================================  ===========================================================
 model.architecture                ``<name>.yaml`` from Ultralytics (yolov8n, yolo11n, ...), a
                                   path to a model yaml, or one of ``CUSTOM_ARCHITECTURES``
-model.init_weights                ``pretrained=<path>`` (local file, must exist)
+model.init_weights                ``pretrained=<path>`` (local file, must exist; loaded with
+                                  ``weights_only=True``, never unpickled freely)
 data.image_size                   ``imgsz`` (when the config has it; else 192 or an override)
 data.augmentation                 seed keys (horizontal_flip, vertical_flip, rotation_range,
                                   brightness_range) or Ultralytics names; default
@@ -51,7 +52,12 @@ from typing import Any
 import yaml
 
 from mfg_assets.models.defect.evaluation import summarize_metrics
-from mfg_assets.models.defect.runtime import configure_ultralytics, cpu_threads, resolve_device
+from mfg_assets.models.defect.runtime import (
+    configure_ultralytics,
+    cpu_threads,
+    load_checkpoint_safely,
+    resolve_device,
+)
 from mfg_assets.plant.catalog import DEFECT_TYPES
 
 # name → (Ultralytics base yaml, (depth multiple, width multiple, max channels))
@@ -320,6 +326,10 @@ def train_detector(
         )
     if settings.init_weights is not None and not Path(settings.init_weights).is_file():
         raise FileNotFoundError(f"model.init_weights {settings.init_weights} not found")
+    if settings.init_weights is not None:
+        # a user's file: loaded only with weights_only=True (here, and by Ultralytics' trainer,
+        # which runs under the same safe loading); a checkpoint carrying code is a TypeError
+        load_checkpoint_safely(settings.init_weights)
 
     configure_ultralytics()
     from ultralytics import YOLO

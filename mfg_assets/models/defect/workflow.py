@@ -1,6 +1,6 @@
-"""The defect detector's lifecycle steps as plain functions: dataset → train → export → register
-as challenger → evaluate against the champion on the same test images → decide → promote, and
-the serving side's :func:`download_champion_export`.
+"""The defect detector's part of the shared lifecycle (:mod:`mfg_assets.models.lifecycle`):
+dataset → train → export → register as challenger → score a registered version on the same test
+images, and the serving side's :func:`download_champion_export`.
 
 The Dagster assets in ``mfg_assets.defs.defect`` are thin wrappers over these. One MLflow run per
 trained version holds: params (the flattened experiment config and Ultralytics' arguments),
@@ -8,25 +8,28 @@ per-epoch metrics, validation metrics (``val_*``), the experiment file (``config
 dataset summary (``dataset/dataset.json``), the weights (``weights/best.pt``), the ONNX export
 (:data:`EXPORT_ARTIFACT`; ONNX because it served fastest on CPU here, see README) and, after
 evaluation, test metrics (``test_*``) and the confusion matrices (``evaluation/``). The registered
-version of ``defect_detector`` is the ONNX model (MLflow's onnx flavor) with tags
-``export_format``, ``export_artifact``, ``image_size``, ``classes``, ``training_window_start``,
-``training_window_end``, ``dagster_run_id``. mlflow, torch and ultralytics are imported inside
+version of ``defect_detector`` is the ONNX model (MLflow's onnx flavor), tagged per
+:class:`~mfg_assets.models.lifecycle.VersionTags` (``export_format``, ``export_artifact``,
+``image_size``, ``classes`` and the lineage). mlflow, torch and ultralytics are imported inside
 the functions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from mfg_assets.features.splits import TEST
 from mfg_assets.models import lifecycle
+from mfg_assets.models.artifacts import required_digest, sha256_file, verify_sha256
 from mfg_assets.models.config import (
     ExperimentConfig,
     ExperimentConfigError,
@@ -43,13 +46,22 @@ from mfg_assets.models.defect.dataset import (
     build_yolo_dataset,
     restore_yolo_dataset,
 )
-from mfg_assets.models.lifecycle import Evaluation
+from mfg_assets.models.lifecycle import (
+    FitSummary,
+    RegisteredVersion,
+    Role,
+    Scored,
+    Scorer,
+    TrainedVersion,
+    VersionTags,
+)
 from mfg_assets.models.registry import CHAMPION, REGISTERED_MODELS, ModelRegistry, RegistryError
 
 if TYPE_CHECKING:
     from mfg_assets.storage.files import FileStore
 
-MODEL_NAME = REGISTERED_MODELS["defect"]
+KIND = "defect"
+MODEL_NAME = REGISTERED_MODELS[KIND]
 EXPORT_FORMAT = "onnx"
 EXPORT_ARTIFACT = "export/defect_detector.onnx"
 WEIGHTS_ARTIFACT = "weights/best.pt"
@@ -87,33 +99,6 @@ class ExportedDetector:
     training_window: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class TrainedDetectorVersion:
-    """A trained, exported, logged and registered challenger."""
-
-    model_name: str
-    version: int
-    model_uri: str
-    run_id: str
-    experiment: str  # the experiment's name, or the YAML path it was loaded from
-    image_size: int
-    classes: tuple[str, ...]
-    epochs_run: int
-    best_epoch: int | None
-    stopped_early: bool
-    seconds: float
-    export_artifact: str = EXPORT_ARTIFACT
-    validation_metrics: dict[str, float] = field(default_factory=dict)
-    training_window: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainedDetectorVersion:
-        return cls(**{**values, "classes": tuple(values["classes"])})
-
-
 def dataset_window(
     inspections: pl.DataFrame, config: ExperimentConfig, window_end: datetime
 ) -> pl.DataFrame:
@@ -136,11 +121,11 @@ def build_dataset(
     """The YOLO dataset of ``inspections`` per the experiment's ``data`` section (time split,
     caps), images kept in ``image_store`` when given."""
     data = config.data
-    train = 1.0 - data.validation_fraction - data.test_fraction
     return build_yolo_dataset(
         inspections,
         out_dir,
-        (train, data.validation_fraction, data.test_fraction),
+        validation_fraction=data.validation_fraction,
+        test_fraction=data.test_fraction,
         seed=seed,
         max_normal_fraction=data.max_normal_fraction,
         max_images=data.max_images,
@@ -187,80 +172,150 @@ def open_dataset(root: Path, relprefix: str) -> DefectDataset:
     return restore_yolo_dataset(manifest, summary, artifact_store(IMAGES_AREA), root)
 
 
-def train_and_register(
-    dataset: DefectDataset,
-    config: ExperimentConfig,
-    tags: Mapping[str, str],
-    experiment: str,
-    out_dir: Path,
-    on_epoch: EpochCallback | None = None,
-) -> TrainedDetectorVersion:
-    """Train, export to ONNX, log everything to the active MLflow run (or a new one in
-    ``config.logging.experiment_name``), register a version and alias it ``challenger``.
+class DefectLifecycle:
+    """The YOLO detector: trained on a :class:`DefectDataset`, scored on its test images."""
 
-    ``tags`` (e.g. ``dagster_run_id``, ``training_window_start/end``) go on the run and the
-    version; ``experiment`` is what the config was loaded from (logged, and recorded so the
-    evaluation reloads the same config).
-    """
+    kind = KIND
+
+    def train_and_register(
+        self,
+        data: DefectDataset,
+        config: ExperimentConfig,
+        tags: Mapping[str, str],
+        experiment: str,
+        out_dir: Path | None = None,
+        on_epoch: EpochCallback | None = None,
+    ) -> TrainedVersion:
+        """Train into ``out_dir``, export to ONNX, log everything to the active MLflow run (or
+        a new one in ``config.logging.experiment_name``), register a version and alias it
+        ``challenger``.
+
+        ``tags`` is the lineage (:data:`lifecycle.LINEAGE_TAGS`), set on the run and the
+        version; ``experiment`` is what the config was loaded from (logged, and recorded so the
+        evaluation reloads the same config).
+        """
+        import mlflow
+
+        from mfg_assets.models.defect.training import train_detector
+        from mfg_assets.models.tracking import active_or_new_run
+
+        if out_dir is None:
+            raise ValueError("the detector needs an out_dir to train in")
+        out_dir = Path(out_dir)
+        lineage = VersionTags.build(KIND, config.experiment.name, tags)
+        with active_or_new_run(config.logging.experiment_name, config.experiment.name) as run:
+            run_id = run.info.run_id
+
+            def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
+                mlflow.log_metrics(metrics, step=epoch, run_id=run_id)
+                if on_epoch is not None:
+                    on_epoch(epoch, metrics)
+
+            trained = train_detector(data.data_yaml, config, out_dir, on_epoch=log_epoch)
+            settings = trained.settings
+            version_tags = dataclasses.replace(
+                lineage,
+                export_format=EXPORT_FORMAT,
+                export_artifact=EXPORT_ARTIFACT,
+                image_size=int(settings.imgsz),
+                classes=tuple(settings.detector_classes),
+            )
+            mlflow.set_tags(version_tags.as_tags())
+            _log_training(config, experiment, data, trained)
+            onnx_path = _log_weights_and_export(trained, out_dir)
+            model_uri = _log_onnx_model(onnx_path, version_tags.classes, settings.imgsz, config)
+            version_tags = dataclasses.replace(  # checked when serving/evaluation download them
+                version_tags,
+                artifact_sha256=sha256_file(onnx_path),
+                weights_sha256=sha256_file(out_dir / WEIGHTS_ARTIFACT),
+            )
+        fit = FitSummary(
+            best_epoch=trained.best_epoch,
+            epochs_run=trained.epochs_run,
+            stopped_early=trained.stopped_early,
+            seconds=trained.seconds,
+            validation_metrics=trained.metrics,
+        )
+        return lifecycle.register_trained(
+            model_uri,
+            run_id,
+            version_tags,
+            fit,
+            experiment,
+            image_size=version_tags.image_size,
+            classes=version_tags.classes,
+            export_artifact=EXPORT_ARTIFACT,
+        )
+
+    def scorer(self, held_out: DefectDataset, config: ExperimentConfig, out_dir: Path) -> Scorer:
+        """Score a version's weights on the dataset's test split at the version's image size;
+        confusion matrices under ``out_dir/plots``, per-class metrics in the details."""
+        from mfg_assets.models.defect.evaluation import evaluate_detector
+
+        if held_out.images.get(TEST, 0) == 0:
+            raise DatasetError(
+                "the dataset's test split is empty: widen the window or raise data.test_fraction"
+            )
+        plots_dir = Path(out_dir) / "plots"
+        plots_dir.mkdir(parents=True, exist_ok=True)
+        common = {
+            "split": TEST,
+            "device": config.training.device,
+            "threads": config.training.num_threads,
+            "batch": config.training.batch_size,
+        }
+
+        def score(version: RegisteredVersion, role: Role) -> Scored:
+            folder = Path(out_dir) / role
+            where = f"{version.model_name} v{version.version}"
+            report = evaluate_detector(
+                download_weights(version.run_id, folder),
+                held_out.data_yaml,
+                expected_sha256=required_digest(
+                    version.tags.weights_sha256, "weights_sha256", where
+                ),
+                imgsz=version.tags.image_size or DEFAULT_IMAGE_SIZE,
+                out_dir=folder,
+                **common,
+            )
+            plot = "confusion_matrix" if role == "challenger" else "champion_confusion_matrix"
+            path = _copy(report["confusion_matrix_png"], plots_dir, f"{plot}.png")
+            return Scored(report["metrics"], {plot: path}, {"per_class": report["per_class"]})
+
+        return score
+
+
+DEFECT = DefectLifecycle()
+train_and_register = DEFECT.train_and_register
+
+
+def _log_training(
+    config: ExperimentConfig, experiment: str, dataset: DefectDataset, trained: Any
+) -> None:
+    """Params, the experiment file, the dataset summary and the training numbers."""
     import mlflow
 
-    from mfg_assets.models.defect.training import train_detector
-    from mfg_assets.models.tracking import active_or_new_run
-
-    run_context = active_or_new_run(config.logging.experiment_name, config.experiment.name)
-    out_dir = Path(out_dir)
-    with run_context as run:
-        run_id = run.info.run_id
-
-        def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            mlflow.log_metrics(metrics, step=epoch, run_id=run_id)
-            if on_epoch is not None:
-                on_epoch(epoch, metrics)
-
-        trained = train_detector(dataset.data_yaml, config, out_dir, on_epoch=log_epoch)
-        settings = trained.settings
-        classes = tuple(settings.detector_classes)
-        window = {k: str(v) for k, v in tags.items() if k.startswith("training_window")}
-        version_tags = {
-            **{k: str(v) for k, v in tags.items()},
-            "experiment": config.experiment.name,
-            "export_format": EXPORT_FORMAT,
-            "export_artifact": EXPORT_ARTIFACT,
-            "image_size": str(settings.imgsz),
-            "classes": ",".join(classes),
-        }
-        mlflow.set_tags({"model_kind": "defect", **version_tags})
-        mlflow.log_params(flatten_config(config))
-        mlflow.log_params({f"ultralytics.{k}": v for k, v in settings.to_params().items()})
-        _log_config(config, experiment)
-        mlflow.log_artifact(str(dataset.root / "dataset.json"), artifact_path="dataset")
-        mlflow.log_metrics({f"val_{k}": float(v) for k, v in trained.metrics.items()})
-        mlflow.log_metrics(
-            {"training_seconds": trained.seconds, "epochs_run": float(trained.epochs_run)}
-        )
-        weights = out_dir / "weights" / Path(WEIGHTS_ARTIFACT).name
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(trained.best_weights, weights)
-        mlflow.log_artifact(str(weights), artifact_path=str(Path(WEIGHTS_ARTIFACT).parent))
-        onnx_path = _export_onnx(trained.best_weights, settings, out_dir / "export")
-        mlflow.log_artifact(str(onnx_path), artifact_path=str(Path(EXPORT_ARTIFACT).parent))
-        model_uri = _log_onnx_model(onnx_path, classes, settings.imgsz, config)
-        version = lifecycle.register_challenger(model_uri, MODEL_NAME, version_tags)
-    return TrainedDetectorVersion(
-        model_name=MODEL_NAME,
-        version=version,
-        model_uri=f"models:/{MODEL_NAME}/{version}",
-        run_id=run_id,
-        experiment=experiment,
-        image_size=int(settings.imgsz),
-        classes=classes,
-        epochs_run=trained.epochs_run,
-        best_epoch=trained.best_epoch,
-        stopped_early=trained.stopped_early,
-        seconds=trained.seconds,
-        validation_metrics={k: float(v) for k, v in trained.metrics.items()},
-        training_window=window,
+    mlflow.log_params(flatten_config(config))
+    mlflow.log_params({f"ultralytics.{k}": v for k, v in trained.settings.to_params().items()})
+    _log_config(config, experiment)
+    mlflow.log_artifact(str(dataset.root / META_JSON), artifact_path="dataset")
+    mlflow.log_metrics({f"val_{k}": float(v) for k, v in trained.metrics.items()})
+    mlflow.log_metrics(
+        {"training_seconds": trained.seconds, "epochs_run": float(trained.epochs_run)}
     )
+
+
+def _log_weights_and_export(trained: Any, out_dir: Path) -> Path:
+    """Log ``weights/best.pt`` and the ONNX export to the active run; the export's path."""
+    import mlflow
+
+    weights = out_dir / "weights" / Path(WEIGHTS_ARTIFACT).name
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(trained.best_weights, weights)
+    mlflow.log_artifact(str(weights), artifact_path=str(Path(WEIGHTS_ARTIFACT).parent))
+    onnx_path = _export_onnx(trained.best_weights, trained.settings, out_dir / "export")
+    mlflow.log_artifact(str(onnx_path), artifact_path=str(Path(EXPORT_ARTIFACT).parent))
+    return onnx_path
 
 
 def _log_config(config: ExperimentConfig, experiment: str) -> None:
@@ -336,64 +391,6 @@ def _download(run_id: str, artifact: str, destination: Path) -> Path:
     return target
 
 
-def evaluate_against_champion(
-    dataset: DefectDataset,
-    challenger: TrainedDetectorVersion,
-    config: ExperimentConfig,
-    out_dir: Path,
-) -> tuple[Evaluation, list[dict[str, Any]]]:
-    """Score the challenger and the current champion on the dataset's test split; decide.
-
-    Returns the evaluation (metrics, decision, confusion-matrix PNGs) and the challenger's
-    per-class table.
-    """
-    from mfg_assets.models.defect.evaluation import evaluate_detector
-
-    if dataset.images.get("test", 0) == 0:
-        raise DatasetError(
-            "the dataset's test split is empty: widen the window or raise data.test_fraction"
-        )
-    out_dir = Path(out_dir)
-    plots_dir = out_dir / "plots"
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    common = {
-        "split": "test",
-        "device": config.training.device,
-        "threads": config.training.num_threads,
-        "batch": config.training.batch_size,
-    }
-    weights = download_weights(challenger.run_id, out_dir / "challenger")
-    report = evaluate_detector(
-        weights,
-        dataset.data_yaml,
-        imgsz=challenger.image_size,
-        out_dir=out_dir / "challenger",
-        **common,
-    )
-    plots = {"confusion_matrix": _copy(report["confusion_matrix_png"], plots_dir)}
-    registry = ModelRegistry()
-    champion_version = registry.get_alias_version(MODEL_NAME, CHAMPION)
-    champion_metrics = None
-    if champion_version is not None and champion_version != challenger.version:
-        champion = registry.client.get_model_version(MODEL_NAME, str(champion_version))
-        champion_weights = download_weights(champion.run_id, out_dir / "champion")
-        size = int(champion.tags.get("image_size") or DEFAULT_IMAGE_SIZE)
-        champion_report = evaluate_detector(
-            champion_weights,
-            dataset.data_yaml,
-            imgsz=size,
-            out_dir=out_dir / "champion",
-            **common,
-        )
-        champion_metrics = champion_report["metrics"]
-        plots["champion_confusion_matrix"] = _copy(
-            champion_report["confusion_matrix_png"], plots_dir, "champion_confusion_matrix.png"
-        )
-    decision = lifecycle.gate(report["metrics"], champion_metrics, config.promotion)
-    evaluation = Evaluation(report["metrics"], champion_metrics, champion_version, decision, plots)
-    return evaluation, report["per_class"]
-
-
 def _copy(path: str | Path, folder: Path, name: str | None = None) -> str:
     target = folder / (name or Path(path).name)
     shutil.copyfile(path, target)
@@ -425,7 +422,11 @@ def download_champion_export(destination: Path, alias: str = CHAMPION) -> Export
     tags = dict(info.tags)
     if tags.get("export_format", EXPORT_FORMAT) != EXPORT_FORMAT or not info.run_id:
         raise RegistryError(f"{MODEL_NAME} v{version} has no {EXPORT_FORMAT} export")
+    expected = required_digest(
+        tags.get("artifact_sha256"), "artifact_sha256", f"{MODEL_NAME} v{version}"
+    )
     path = _download(info.run_id, tags.get("export_artifact", EXPORT_ARTIFACT), Path(destination))
+    verify_sha256(path, expected)  # a replaced export is refused before anything loads it
     run_metrics = registry.version_info(MODEL_NAME, version)["metrics"]
     classes = tuple(c for c in tags.get("classes", "").split(",") if c)
     return ExportedDetector(

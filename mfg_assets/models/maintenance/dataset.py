@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from mfg_assets.features.schema import feature_columns
+from mfg_assets.features.splits import SPLITS
 from mfg_assets.models.config import ExperimentConfig
-
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 
 class FeatureFrameError(ValueError):

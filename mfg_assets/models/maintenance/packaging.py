@@ -100,20 +100,34 @@ def log_maintenance_model(
         return LoggedModel(run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id)
 
 
-def load_maintenance_predict_proba(model_uri: str) -> Callable[[Any], np.ndarray]:
-    """A logged/registered model (e.g. ``models:/maintenance_model@champion``) as a
+@dataclass(frozen=True)
+class LoadedMaintenanceModel:
+    """A logged model's ``predict_proba(frame)`` and the decision threshold it was logged with."""
+
+    predict_proba: Callable[[Any], np.ndarray]
+    threshold: float
+
+
+def load_maintenance_model(model_uri: str) -> LoadedMaintenanceModel:
+    """A logged/registered model (e.g. ``models:/maintenance_model@champion``) with a
     ``predict_proba(frame)`` for pandas or polars frames, e.g. for ``evaluation.evaluate``."""
     import mlflow
 
     configure_mlflow()
     model = mlflow.pyfunc.load_model(model_uri)
-    feature_names = list(model.metadata.metadata["feature_names"])
+    metadata = model.metadata.metadata or {}
+    feature_names = list(metadata["feature_names"])
 
     def predict_proba(frame: Any) -> np.ndarray:
         result = model.predict(pandas_features(frame, feature_names))
         return result["failure_probability"].to_numpy(dtype=np.float64)
 
-    return predict_proba
+    return LoadedMaintenanceModel(predict_proba, float(metadata.get("threshold", 0.5)))
+
+
+def load_maintenance_predict_proba(model_uri: str) -> Callable[[Any], np.ndarray]:
+    """:func:`load_maintenance_model`'s ``predict_proba`` alone."""
+    return load_maintenance_model(model_uri).predict_proba
 
 
 def _frame(columns: Mapping[str, np.ndarray]) -> Any:

@@ -16,18 +16,18 @@ numpy randomness). torch is imported when training starts, so importing this mod
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mfg_assets.features.splits import TRAIN, VALIDATION
 from mfg_assets.models.config import ExperimentConfig, ExperimentConfigError, dump_config
-from mfg_assets.models.maintenance.dataset import prepare_training_data
+from mfg_assets.models.maintenance.dataset import SplitArrays, prepare_training_data
 from mfg_assets.models.maintenance.evaluation import (
     best_f1_threshold,
     ranking_metrics,
@@ -35,6 +35,7 @@ from mfg_assets.models.maintenance.evaluation import (
 )
 from mfg_assets.models.maintenance.normalization import Standardizer
 from mfg_assets.models.maintenance.predictor import MaintenancePredictor
+from mfg_assets.settings import export_env
 
 BEST_CHECKPOINT = "best.pt"
 EXAMPLE_ROWS = 5
@@ -127,102 +128,22 @@ def train_maintenance_model(
     last one. With ``checkpoint_dir``, ``best.pt`` (when ``save_best``) and ``epoch_NNNN.pt``
     (every ``save_frequency`` epochs) are written there.
     """
-    import torch
-    from torch import nn
-
-    from mfg_assets.models.maintenance.network import MaintenanceMLP
-
     data = prepare_training_data(frame, config)
-    train, val = data.splits["train"], data.splits["validation"]
-    cfg, model_cfg = config.training, config.model
-    device = _device(cfg.device)
-    # With no explicit feature list, features that mostly identify the machine are screened out
-    # (see normalization); an explicit data.feature_columns is used as given.
-    screen = config.data.feature_columns is None
-    normalizer = Standardizer.fit(
-        train.x, data.feature_names, groups=train.groups if screen else None
-    )
-    x_train = torch.from_numpy(normalizer.transform(train.x)).to(device)
-    y_train = torch.from_numpy(train.y).to(device)
-    x_val = torch.from_numpy(normalizer.transform(val.x)).to(device)
-    y_val = torch.from_numpy(val.y).to(device)
-    positives = float(train.y.sum())
-    pos_weight = torch.tensor((len(train.y) - positives) / positives, device=device)
+    train, val = data.splits[TRAIN], data.splits[VALIDATION]
+    device = _device(config.training.device)
+    normalizer = _fit_normalizer(train, data.feature_names, config)
     checkpoints = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if checkpoints is not None:
         checkpoints.mkdir(parents=True, exist_ok=True)
-
-    with _reproducible(cfg.seed, cfg.num_threads):
-        model = MaintenanceMLP(
-            len(data.feature_names), model_cfg.hidden_sizes or [], model_cfg.dropout
+    with _reproducible(config.training.seed, config.training.num_threads):
+        fit = _fit(
+            _Tensors.of(train, val, normalizer, device), config, normalizer, log, checkpoints
         )
-        if model_cfg.init_weights is not None:
-            _load_init_weights(model, model_cfg.init_weights)
-        model.to(device)
-        loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-        optimizer = _optimizer(model, config)
-        scheduler = _scheduler(optimizer, config)
-        generator = torch.Generator().manual_seed(cfg.seed)
-
-        history: list[EpochReport] = []
-        best_loss, best_epoch, waited = math.inf, 0, 0
-        best_state: dict[str, Any] = {}
-        for epoch in range(1, cfg.epochs + 1):
-            started = time.perf_counter()
-            lr = float(optimizer.param_groups[0]["lr"])
-            model.train()
-            order = torch.randperm(len(x_train), generator=generator).to(device)
-            total = 0.0
-            for start in range(0, len(order), cfg.batch_size):
-                batch = order[start : start + cfg.batch_size]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x_train[batch]), y_train[batch])
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(batch)
-            if scheduler is not None:
-                scheduler.step()
-            model.eval()
-            with torch.inference_mode():
-                val_logits = model(x_val)
-                val_loss = float(loss_fn(val_logits, y_val))
-            if not math.isfinite(val_loss):
-                raise RuntimeError(
-                    f"training diverged: validation loss is {val_loss} at epoch {epoch}; "
-                    "lower training.optimizer.lr"
-                )
-            improved = val_loss < best_loss - cfg.early_stopping.min_delta
-            if improved:
-                best_loss, best_epoch, waited = val_loss, epoch, 0
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            else:
-                waited += 1
-            stop = not improved and waited >= cfg.early_stopping.patience
-            val_proba = torch.sigmoid(val_logits).cpu().numpy().astype(np.float64)
-            report = EpochReport(
-                epoch=epoch,
-                epochs=cfg.epochs,
-                train_loss=total / len(order),
-                val_loss=val_loss,
-                val_metrics=ranking_metrics(val.y, val_proba),
-                lr=lr,
-                improved=improved,
-                seconds=time.perf_counter() - started,
-            )
-            history.append(report)
-            if checkpoints is not None:
-                _write_checkpoints(checkpoints, config, model, optimizer, report, normalizer)
-            last = stop or epoch == cfg.epochs
-            if log is not None and (epoch % config.logging.log_every == 0 or last):
-                log(report)
-            if stop:
-                break
-
         predictor = MaintenancePredictor(
-            state_dict=best_state,
+            state_dict=fit.best_state,
             normalizer=normalizer,
-            hidden_sizes=tuple(model_cfg.hidden_sizes or ()),
-            dropout=model_cfg.dropout,
+            hidden_sizes=tuple(config.model.hidden_sizes or ()),
+            dropout=config.model.dropout,
             threshold=0.5,
         )
         val_proba = predictor.predict_proba_array(val.x)
@@ -230,9 +151,9 @@ def train_maintenance_model(
     return TrainedMaintenanceModel(
         predictor=predictor,
         config=config,
-        history=history,
-        best_epoch=best_epoch,
-        stopped_early=len(history) < cfg.epochs,
+        history=fit.history,
+        best_epoch=fit.best_epoch,
+        stopped_early=len(fit.history) < config.training.epochs,
         validation_metrics={
             **ranking_metrics(val.y, val_proba),
             **threshold_metrics(val.y, val_proba, predictor.threshold),
@@ -240,6 +161,155 @@ def train_maintenance_model(
         },
         example_rows=train.x[:EXAMPLE_ROWS].copy(),
     )
+
+
+def _fit_normalizer(train: SplitArrays, feature_names: list[str], config: ExperimentConfig):
+    """The train split's normalizer. With no explicit feature list, features that mostly
+    identify the machine are screened out (see normalization); an explicit
+    ``data.feature_columns`` is used as given."""
+    screen = config.data.feature_columns is None
+    return Standardizer.fit(train.x, feature_names, groups=train.groups if screen else None)
+
+
+@dataclass(frozen=True)
+class _Tensors:
+    """Normalized train and validation splits on the training device."""
+
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    val_labels: np.ndarray  # validation labels as numpy, for the ranking metrics
+
+    @classmethod
+    def of(
+        cls, train: SplitArrays, val: SplitArrays, normalizer: Standardizer, device: Any
+    ) -> _Tensors:
+        import torch
+
+        def tensor(array: np.ndarray) -> Any:
+            return torch.from_numpy(array).to(device)
+
+        return cls(
+            tensor(normalizer.transform(train.x)),
+            tensor(train.y),
+            tensor(normalizer.transform(val.x)),
+            tensor(val.y),
+            val.y,
+        )
+
+
+@dataclass
+class _Fit:
+    """The epoch loop's result: reports, and the best epoch's weights (on the CPU)."""
+
+    history: list[EpochReport] = field(default_factory=list)
+    best_epoch: int = 0
+    best_loss: float = math.inf
+    best_state: dict[str, Any] = field(default_factory=dict)
+
+
+def _fit(
+    tensors: _Tensors,
+    config: ExperimentConfig,
+    normalizer: Standardizer,
+    log: EpochCallback | None,
+    checkpoints: Path | None,
+) -> _Fit:
+    """Train epoch by epoch until ``training.epochs`` or early stopping on validation loss."""
+    import torch
+    from torch import nn
+
+    cfg = config.training
+    model = _network(len(normalizer.feature_names), config, tensors.x_train.device)
+    positives = float(tensors.y_train.sum())
+    pos_weight = (len(tensors.y_train) - positives) / positives
+    loss_fn = nn.BCEWithLogitsLoss(
+        pos_weight=torch.tensor(pos_weight, device=tensors.x_train.device)
+    )
+    optimizer = _optimizer(model, config)
+    scheduler = _scheduler(optimizer, config)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    fit, waited = _Fit(), 0
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        lr = float(optimizer.param_groups[0]["lr"])
+        train_loss = _train_epoch(model, tensors, loss_fn, optimizer, cfg.batch_size, generator)
+        if scheduler is not None:
+            scheduler.step()
+        val_loss, val_proba = _validate(model, tensors, loss_fn, epoch)
+        improved = val_loss < fit.best_loss - cfg.early_stopping.min_delta
+        if improved:
+            fit.best_loss, fit.best_epoch, waited = val_loss, epoch, 0
+            fit.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+        stop = not improved and waited >= cfg.early_stopping.patience
+        report = EpochReport(
+            epoch=epoch,
+            epochs=cfg.epochs,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            val_metrics=ranking_metrics(tensors.val_labels, val_proba),
+            lr=lr,
+            improved=improved,
+            seconds=time.perf_counter() - started,
+        )
+        fit.history.append(report)
+        if checkpoints is not None:
+            _write_checkpoints(checkpoints, config, model, optimizer, report, normalizer)
+        if log is not None and (
+            epoch % config.logging.log_every == 0 or stop or epoch == cfg.epochs
+        ):
+            log(report)
+        if stop:
+            break
+    return fit
+
+
+def _network(n_features: int, config: ExperimentConfig, device: Any) -> Any:
+    """The configured MLP (from ``model.init_weights`` when given) on ``device``."""
+    from mfg_assets.models.maintenance.network import MaintenanceMLP
+
+    model = MaintenanceMLP(n_features, config.model.hidden_sizes or [], config.model.dropout)
+    if config.model.init_weights is not None:
+        _load_init_weights(model, config.model.init_weights)
+    return model.to(device)
+
+
+def _train_epoch(
+    model: Any, tensors: _Tensors, loss_fn: Any, optimizer: Any, batch_size: int, generator: Any
+) -> float:
+    """One pass over the train split in seeded random batches; the mean loss per row."""
+    import torch
+
+    model.train()
+    order = torch.randperm(len(tensors.x_train), generator=generator).to(tensors.x_train.device)
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(tensors.x_train[batch]), tensors.y_train[batch])
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(batch)
+    return total / len(order)
+
+
+def _validate(model: Any, tensors: _Tensors, loss_fn: Any, epoch: int) -> tuple[float, np.ndarray]:
+    """Validation loss and probabilities; RuntimeError when the loss is not finite."""
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        logits = model(tensors.x_val)
+        val_loss = float(loss_fn(logits, tensors.y_val))
+    if not math.isfinite(val_loss):
+        raise RuntimeError(
+            f"training diverged: validation loss is {val_loss} at epoch {epoch}; "
+            "lower training.optimizer.lr"
+        )
+    return val_loss, torch.sigmoid(logits).cpu().numpy().astype(np.float64)
 
 
 @contextmanager
@@ -268,7 +338,7 @@ def _device(name: str) -> Any:
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ExperimentConfigError([f"training.device is {name!r} but CUDA is not available"])
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        export_env({"CUBLAS_WORKSPACE_CONFIG": ":4096:8"})  # deterministic cuBLAS
     return torch.device(name)
 
 

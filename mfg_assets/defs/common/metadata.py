@@ -7,6 +7,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from mfg_assets.storage.partitions import hour_key_expr
+
 
 def markdown_table(frame: pl.DataFrame, max_rows: int = 5, max_cols: int = 10) -> str:
     """A small markdown preview (no extra dependencies)."""
@@ -44,12 +46,10 @@ def frame_metadata(frame: pl.DataFrame, time_column: str) -> dict[str, Any]:
 def split_by_hour(
     frame: pl.DataFrame, time_column: str, partition_keys: list[str]
 ) -> dict[str, pl.DataFrame]:
-    """One frame per hourly partition key (``YYYY-MM-DD-HH:MM``), empty where no rows fell."""
+    """One frame per hourly partition key, empty where no rows fell."""
     if len(partition_keys) == 1:
         return {partition_keys[0]: frame}
-    keyed = frame.with_columns(
-        pl.col(time_column).dt.truncate("1h").dt.strftime("%Y-%m-%d-%H:%M").alias("_partition")
-    )
+    keyed = frame.with_columns(hour_key_expr(time_column).alias("_partition"))
     groups = {
         k[0]: g.drop("_partition")
         for k, g in keyed.partition_by("_partition", as_dict=True, maintain_order=True).items()

@@ -1,4 +1,8 @@
-"""Synthetic training frames shaped like the real ones (schema features + label + split)."""
+"""Synthetic training frames shaped like the real ones (schema features + label + split).
+
+For runs that need a trainable maintenance frame without simulating a plant: the test suite and
+the benches (``bench/serving.py``) train throwaway models on it.
+"""
 
 from __future__ import annotations
 

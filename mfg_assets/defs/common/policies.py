@@ -17,6 +17,8 @@ HOURLY_FRESHNESS = dg.FreshnessPolicy.time_window(
 # bounded by a week of readings however long the backfill.
 RANGED_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=168)
 
-# Connection hiccups are transient (a missing table is not, and is not retried); a partition
-# is idempotent, so a retry is always safe.
+# Only what a retry can fix is retried: refused or dropped connections and locked databases
+# (``extract.is_transient``). Deterministic failures (a missing table, bad SQL, data the code
+# cannot read) raise ``dg.Failure(allow_retries=False)``. A partition is idempotent, so a
+# retry is always safe.
 PLANT_DB_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)

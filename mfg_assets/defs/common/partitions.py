@@ -5,14 +5,15 @@ from __future__ import annotations
 import dagster as dg
 
 from mfg_assets.settings import partitions_start
+from mfg_assets.storage.partitions import day_key, first_hour, hour_key
 
 hourly_partitions = dg.HourlyPartitionsDefinition(
-    start_date=partitions_start().strftime("%Y-%m-%d-%H:%M"), timezone="UTC"
+    start_date=hour_key(first_hour(partitions_start())), timezone="UTC"
 )
 # Models are daily; end_offset=1 includes the current day, so a drift-triggered retrain can
 # materialize "today" before the day is over.
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=partitions_start().strftime("%Y-%m-%d"), timezone="UTC", end_offset=1
+    start_date=day_key(partitions_start()), timezone="UTC", end_offset=1
 )
 
 

@@ -1,9 +1,11 @@
 """Dagster pieces every model's train → evaluate → gate → promote assets share.
 
-Launchpad config, experiment loading, the blocking ``promotion_gate`` check, plot metadata,
-freshness and the training tag. The model-specific assets live in ``defs/maintenance.py`` and
-``defs/defect.py``. (No ``from __future__ import annotations``: Dagster reads the annotations of
-asset functions and config classes at definition time.)
+Launchpad config, experiment loading, the MLflow experiment a model's runs go to, the lineage
+tags of a trained version, the blocking ``promotion_gate`` check, plot metadata, freshness and
+the training tag. The model-specific assets live in ``defs/maintenance.py`` and
+``defs/defect.py``; the plain lifecycle they call is :mod:`mfg_assets.models.lifecycle`.
+(No ``from __future__ import annotations``: Dagster reads the annotations of asset functions
+and config classes at definition time.)
 """
 
 import base64
@@ -14,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from mfg_assets.defs.partitions import daily_partitions
+from mfg_assets.defs.common.partitions import daily_partitions
 
 # Models are daily: warn when a day's model is two days late, fail after a week.
 MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -49,6 +51,28 @@ def load_experiment_config(experiment: str, epochs: int | None = None, kind: str
             f"a {kind} model (model.kind: {kind})"
         )
     return config
+
+
+def mlflow_experiment_name(experiment: str) -> str:
+    """The MLflow experiment ``experiment`` (a shipped YAML name) logs to: its
+    ``logging.experiment_name``; what a model's ``mlflow_tracking`` resource is configured with."""
+    from mfg_assets.models.config import load_experiment
+
+    return load_experiment(experiment).logging.experiment_name
+
+
+def lineage_tags(
+    context: dg.AssetExecutionContext, window_start: Any, window_end: Any
+) -> dict[str, str]:
+    """Where a trained version came from (:data:`mfg_assets.models.lifecycle.LINEAGE_TAGS`):
+    this run and daily partition, and the first and last time of the data it trained on."""
+    return {
+        "dagster_run_id": context.run.run_id,
+        "dagster_partition": context.partition_key,
+        "training_window_start": str(window_start),
+        "training_window_end": str(window_end),
+        "model_day": context.partition_time_window.start.date().isoformat(),
+    }
 
 
 def image_markdown(plots: dict[str, str]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from mfg_assets.defs.k8s import TRAINING_K8S_TAGS
-from mfg_assets.defs.mlflow import mark_mlflow_run_failed
+from mfg_assets.defs.common.k8s import TRAINING_K8S_TAGS
+from mfg_assets.defs.resources.mlflow import mark_mlflow_run_failed
 
 # The lateness check (defs/monitoring.py) judges the hours already due, on its own schedule:
 # not inside the run that is producing the current hour.
@@ -50,7 +50,7 @@ maintenance_training_job = dg.define_asset_job(
     | dg.AssetSelection.assets("maintenance_bento"),
     description="Build the training set, train, evaluate against the champion, promote, "
     "rebuild the maintenance bento.",
-    # on Kubernetes the run pod (where the steps run) gets the training size (defs/k8s.py)
+    # on Kubernetes the run pod (where the steps run) gets the training size (defs/common/k8s.py)
     tags={"mfg/kind": "training", **TRAINING_K8S_TAGS},
     hooks={mark_mlflow_run_failed},
 )

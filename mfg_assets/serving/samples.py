@@ -1,0 +1,28 @@
+"""Plausible maintenance request rows: load for benches and smoke runs, inputs for tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mfg_assets.serving.maintenance import feature_limits
+
+
+def healthy_row(rng: np.random.Generator, risk: float = 0.0) -> dict[str, float | int]:
+    """A physically plausible feature row; ``risk`` raises vibration and temperature."""
+    row: dict[str, float | int] = {}
+    for name, (low, high, kind) in feature_limits().items():
+        if kind is int:
+            row[name] = int(rng.integers(0, 50)) if name != "n_readings" else 18_000
+        elif name.endswith("_slope"):
+            row[name] = float(rng.normal(0, 0.01))
+        elif name.endswith("_std"):
+            row[name] = float(abs(rng.normal(0.5, 0.1)))
+        elif name == "defect_rate":
+            row[name] = float(rng.uniform(0, 0.1))
+        else:
+            row[name] = float(np.clip(low + (high - low) * rng.uniform(0.2, 0.4), low, high))
+    row["n_defects"] = min(int(row["n_defects"]), int(row["n_inspections"]))
+    for sensor, scale in (("vibration", 10.0), ("temperature", 30.0)):
+        for stat in ("mean", "min", "max", "last"):
+            row[f"{sensor}_{stat}"] = float(row[f"{sensor}_{stat}"]) + risk * scale
+    return row
