@@ -211,19 +211,44 @@ class SettingsError(ValueError):
     """An environment variable holds a value its setting cannot take."""
 
 
-def get_settings() -> Settings:
-    """The settings as the environment says now (a fresh, validated read every call).
+def _env_names() -> frozenset[str]:
+    names = set()
+    for field, info in Settings.model_fields.items():
+        names.add(field.upper())
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice).upper() for choice in alias.choices)
+    return frozenset(names)
 
-    A bad value raises :class:`SettingsError` naming the variable, its value and the problem.
+
+_ENV_NAMES = _env_names()
+_last: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+
+
+def get_settings() -> Settings:
+    """The settings as the environment says now (read at every call, never frozen at import).
+
+    Validation costs milliseconds, so the last result is reused while the variables it was
+    read from are unchanged (a snapshot compared on every call). A bad value raises
+    :class:`SettingsError` naming the variable, its value and the problem.
     """
+    global _last
+    snapshot = tuple(
+        sorted((k.upper(), v) for k, v in os.environ.items() if k.upper() in _ENV_NAMES)
+    )
+    cached = _last
+    if cached is not None and cached[0] == snapshot:
+        return cached[1]
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             problems.append(f"{field.upper()}={error.get('input')!r}: {error['msg']}")
         raise SettingsError("; ".join(problems)) from None
+    _last = (snapshot, settings)
+    return settings
 
 
 def export_env(values: Mapping[str, str], *, override: bool = False) -> None:

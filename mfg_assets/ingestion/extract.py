@@ -60,6 +60,8 @@ TRANSIENT_MARKERS: tuple[str, ...] = (
     "terminating connection",
     "the database system is starting up",
     "the database system is shutting down",
+    "the database system is in recovery mode",
+    "not currently accepting connections",  # ALTER DATABASE ... ALLOW_CONNECTIONS false
     "too many clients",
     "could not translate host name",
     "deadlock detected",
@@ -257,11 +259,12 @@ def extract_sensor_readings_counted(
         raise ValueError("window bounds must be timezone-aware (UTC)")
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        params = _sqlite_window_params(start, end)
+        ranges = _sqlite_ranges(start, end)
+        params = tuple(bound for r in ranges for bound in r[1:])
         count_sql, count_params = _sqlite_counts(start, end)
         rows, counts = _fetch_many(
             url,
-            [({"qmark": _SQLITE_READINGS, "numeric": ""}, params),
+            [({"qmark": _sqlite_readings_sql(ranges), "numeric": ""}, params),
              ({"qmark": count_sql, "numeric": ""}, count_params)],
         )  # fmt: skip
         frame = _sqlite_readings(pl.from_arrow(rows))  # type: ignore[arg-type]
@@ -303,40 +306,60 @@ def _text(column: str) -> str:
     )
 
 
-# Three index range scans: canonical text, ISO text with 'T', epoch seconds (SQLite orders
-# numbers before text, so each encoding sorts into its own range of the ts index).
-_SQLITE_BRANCHES = ("ts >= ?1 AND ts < ?2", "ts >= ?3 AND ts < ?4", "ts >= ?5 AND ts < ?6")
-NUMERIC_BRANCH = 2  # the branch whose timestamps are epoch seconds
-# Only what polars cannot derive cheaply crosses over: the branch as a small integer, text and
-# blob values as a 0/1 flag; the hour of each row is derived from its parsed timestamp.
-_SQLITE_READINGS = " UNION ALL ".join(
-    f"SELECT {'CAST(ts AS TEXT)' if branch == NUMERIC_BRANCH else 'ts'} AS ts, "
-    f"{branch} AS branch, "
-    f"{_text('machine_id')} AS machine_id, {_text('sensor_type')} AS sensor_type, "
-    "CASE WHEN typeof(value) IN ('integer', 'real') THEN CAST(value AS REAL) END AS value, "
-    "typeof(value) IN ('text', 'blob') AS non_numeric "
-    f"FROM sensor_readings WHERE {where}"
-    for branch, where in enumerate(_SQLITE_BRANCHES)
-)
+# Index range scans, one per UTC day and encoding: canonical text, ISO text with 'T', and
+# epoch seconds (SQLite orders numbers before text). Within one day the encodings sort apart
+# ('YYYY-MM-DD ' < 'YYYY-MM-DD!' < 'YYYY-MM-DDT' < 'YYYY-MM-DDU'), so no row is read twice
+# however many days a window spans.
+CANONICAL_BRANCH, ISO_BRANCH, NUMERIC_BRANCH = 0, 1, 2
+
+
+def _sqlite_ranges(start: datetime, end: datetime) -> list[tuple[int, Any, Any]]:
+    """``(branch, low, high)`` ranges of ``ts`` covering ``[start, end)`` in every encoding."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    ranges: list[tuple[int, Any, Any]] = []
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        following = day + timedelta(days=1)
+        low = max(start, day).strftime(SQLITE_TS_FORMAT)
+        date = day.strftime("%Y-%m-%d")
+        whole_rest = end >= following
+        high = f"{date}!" if whole_rest else end.strftime(SQLITE_TS_FORMAT)
+        iso_high = f"{date}U" if whole_rest else high.replace(" ", "T")
+        ranges += [(CANONICAL_BRANCH, low, high), (ISO_BRANCH, low.replace(" ", "T"), iso_high)]
+        day = following
+    return [*ranges, (NUMERIC_BRANCH, start.timestamp(), end.timestamp())]
+
+
+def _sqlite_readings_sql(ranges: list[tuple[int, Any, Any]]) -> str:
+    """One ``SELECT`` per range, ``UNION ALL``. Only what polars cannot derive cheaply
+    crosses over: the branch as a small integer, text and blob values as a 0/1 flag."""
+    return " UNION ALL ".join(
+        f"SELECT {'CAST(ts AS TEXT)' if branch == NUMERIC_BRANCH else 'ts'} AS ts, "
+        f"{branch} AS branch, "
+        f"{_text('machine_id')} AS machine_id, {_text('sensor_type')} AS sensor_type, "
+        "CASE WHEN typeof(value) IN ('integer', 'real') THEN CAST(value AS REAL) END AS value, "
+        "typeof(value) IN ('text', 'blob') AS non_numeric "
+        "FROM sensor_readings WHERE ts >= ? AND ts < ?"
+        for branch, _, _ in ranges
+    )
 
 
 def _sqlite_counts(start: datetime, end: datetime) -> tuple[str, tuple[Any, ...]]:
     """``COUNT(*)`` of every hour of the window in each encoding, as index range counts (one
-    scalar subquery per hour and encoding: far cheaper than grouping by a text prefix)."""
+    scalar subquery per hour and range: far cheaper than grouping by a text prefix)."""
     selects, params = [], []
     hour = start.astimezone(UTC)
     while hour < end:
         following = min(hour + timedelta(hours=1), end)
-        ranges = _sqlite_window_params(hour, following)
+        ranges = _sqlite_ranges(hour, following)
         selects.append(
             "SELECT ? AS source_hour, "
             + " + ".join(
-                "(SELECT COUNT(*) FROM sensor_readings WHERE ts >= ? AND ts < ?)"
-                for _ in _SQLITE_BRANCHES
+                "(SELECT COUNT(*) FROM sensor_readings WHERE ts >= ? AND ts < ?)" for _ in ranges
             )
             + " AS n"
         )
-        params += [hour.strftime("%Y-%m-%d %H"), *ranges]
+        params += [hour.strftime("%Y-%m-%d %H"), *(bound for r in ranges for bound in r[1:])]
         hour = following
     return " UNION ALL ".join(selects), tuple(params)
 
@@ -348,12 +371,6 @@ _PG_COUNTS = (
     "SELECT to_char(date_trunc('hour', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24') AS source_hour,"
     " COUNT(*) AS n FROM sensor_readings WHERE ts >= $1 AND ts < $2 GROUP BY 1"
 )
-
-
-def _sqlite_window_params(start: datetime, end: datetime) -> tuple[Any, ...]:
-    a, b = _window_params("sqlite", start, end)
-    return (a, b, a.replace(" ", "T"), b.replace(" ", "T"),
-            start.timestamp(), end.timestamp())  # fmt: skip
 
 
 def _hour_from_text(text: str) -> datetime:
@@ -370,7 +387,7 @@ def _sqlite_readings(raw: pl.DataFrame) -> pl.DataFrame:
         SQLITE_TS_FORMAT.replace(".%f", "%.f"), time_zone="UTC", time_unit="us", strict=False
     )
     frame = raw.with_columns(canonical.alias("_parsed"))
-    fast = (pl.col("branch") == 0) & pl.col("_parsed").is_not_null()
+    fast = (pl.col("branch") == CANONICAL_BRANCH) & pl.col("_parsed").is_not_null()
     issue = pl.when(pl.col("non_numeric").cast(pl.Boolean)).then(pl.lit("non_numeric"))
     regular = frame.filter(fast).with_columns(
         pl.col("_parsed").alias("ts"),

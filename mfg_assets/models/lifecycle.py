@@ -222,15 +222,8 @@ class ModelLifecycle(Protocol):
 
 
 def register_challenger(model_uri: str, model_name: str, tags: Mapping[str, str]) -> int:
-    """Register ``model_uri`` (``models:/m-...``) as a new version aliased ``challenger``.
-
-    Without an ``artifact_sha256`` tag (the served file's digest, e.g. an export's), the digest
-    of the logged model's files (:func:`models.artifacts.logged_model_sha256`) is recorded."""
-    from mfg_assets.models.artifacts import logged_model_sha256
-
-    tags = dict(tags)
-    if not tags.get("artifact_sha256"):
-        tags["artifact_sha256"] = logged_model_sha256(model_uri)
+    """Register ``model_uri`` (``models:/m-...``) as a new version aliased ``challenger``
+    (with its ``artifact_sha256``, see :meth:`ModelRegistry.register`)."""
     registry = ModelRegistry()
     version = registry.register(model_uri, model_name, tags=tags)
     registry.set_alias(model_name, CHALLENGER, version)

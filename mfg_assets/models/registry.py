@@ -94,8 +94,12 @@ class ModelRegistry:
 
     def register(self, model_uri: str, name: str, tags: Mapping[str, str] | None = None) -> int:
         """New version of ``name`` (created if needed) from ``models:/<model_id>``, the URI
-        ``log_model`` returns."""
+        ``log_model`` returns. Every version carries ``artifact_sha256``: the given one (the
+        served file's digest, e.g. an export's) or the digest of the logged model's files, so
+        whatever loads it later can check it was not replaced in the artifact store."""
         from mlflow.exceptions import MlflowException
+
+        from mfg_assets.models.artifacts import logged_model_sha256
 
         model_id = model_uri.removeprefix("models:/")
         if not model_uri.startswith("models:/m-") or "/" in model_id:
@@ -106,11 +110,13 @@ class ModelRegistry:
             if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
                 raise
         run_id = self.client.get_logged_model(model_id).source_run_id
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        tags["artifact_sha256"] = tags.get("artifact_sha256") or logged_model_sha256(model_uri)
         version = self.client.create_model_version(
             name,
             source=model_uri,
             run_id=run_id,
-            tags={k: str(v) for k, v in (tags or {}).items()},
+            tags=tags,
             model_id=model_id,
         )
         return int(version.version)

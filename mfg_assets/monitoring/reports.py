@@ -244,18 +244,14 @@ def maintenance_performance_report(
         meta = {"status": "skipped", "skip_reason": reason, "champion_version": version, **base}
         return MonitoringReport("skipped", meta, f"**Performance report skipped**: {reason}")
 
-    import mlflow
+    from mfg_assets.models.maintenance.packaging import load_maintenance_model
 
-    from mfg_assets.models.maintenance.packaging import load_maintenance_predict_proba
-
-    uri = f"models:/{model_name}/{version}"
-    info = mlflow.pyfunc.load_model(uri).metadata.metadata or {}
-    threshold = float(info.get("threshold", 0.5))
+    champion = load_maintenance_model(f"models:/{model_name}/{version}")  # digest-checked
     reference = champion_test_metrics(registry.version_info(model_name, version)["metrics"])
     report = performance_report(
-        load_maintenance_predict_proba(uri),
+        champion.predict_proba,
         labelled,
-        threshold,
+        champion.threshold,
         reference,
         window=window,
         model_version=str(version),

@@ -69,6 +69,18 @@ def _table_frames(batch: PlantBatch) -> list[tuple[str, pl.DataFrame]]:
     ]
 
 
+def insert_frame_sqlite(cursor: Any, table: str, frame: pl.DataFrame) -> None:
+    """Append a frame to a SQLite table (timestamps as UTC text, the plant's storage format)."""
+    as_text = frame.with_columns(
+        pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(POLARS_TS_FORMAT)
+    )
+    columns = as_text.columns
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        zip(*(as_text[c].to_list() for c in columns), strict=True),
+    )
+
+
 def copy_frame(cursor: psycopg.Cursor, table: str, frame: pl.DataFrame) -> None:
     """Append a frame to a PostgreSQL table with ``COPY ... FROM STDIN`` (CSV)."""
     data = frame.write_csv(
@@ -194,15 +206,7 @@ class PlantDB:
         try:
             cursor = raw.cursor()
             for table, frame in frames:
-                as_text = frame.with_columns(
-                    pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(POLARS_TS_FORMAT)
-                )
-                columns = as_text.columns
-                cursor.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})",
-                    zip(*(as_text[c].to_list() for c in columns), strict=True),
-                )
+                insert_frame_sqlite(cursor, table, frame)
             cursor.execute("DELETE FROM plant_meta WHERE key = ?", (WATERMARK_KEY,))
             cursor.execute("INSERT INTO plant_meta VALUES (?, ?)", (WATERMARK_KEY, watermark))
             raw.commit()

@@ -137,47 +137,11 @@ def import_maintenance_model(
 
 
 def _verified_predictor(version: int, info: dict[str, Any], tmp: Path) -> tuple[Any, dict]:
-    """The registered version's predictor, loaded without running anything from the artifact
-    store: the logged model's files are checked against the ``artifact_sha256`` recorded at
-    registration, then only its data is read (``MLmodel`` as YAML, ``predictor.json``, and
-    ``weights.pt`` with ``weights_only=True``). MLflow's ``pyfunc.load_model`` would execute the
-    model's code file (``pyfunc.py``) from the store."""
-    import pickle
+    """The registered version's predictor, digest-checked and loaded as data only
+    (:func:`~mfg_assets.models.maintenance.packaging.fetch_maintenance_predictor`)."""
+    from mfg_assets.models.maintenance.packaging import fetch_maintenance_predictor
 
-    import mlflow
-    import yaml
-
-    from mfg_assets.models.artifacts import (
-        ArtifactIntegrityError,
-        required_digest,
-        verify_sha256,
-    )
-    from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT, MaintenancePredictor
-    from mfg_assets.models.tracking import configure_mlflow
-
-    where = f"{MAINTENANCE_MODEL} v{version}"
-    expected = required_digest(info["tags"].get("artifact_sha256"), "artifact_sha256", where)
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{MAINTENANCE_MODEL}/{version}",
-            dst_path=str(tmp),
-            tracking_uri=configure_mlflow(),
-        )
-    )
-    verify_sha256(local, expected)
-    mlmodel = yaml.safe_load((local / "MLmodel").read_text()) or {}
-    artifacts = mlmodel.get("flavors", {}).get("python_function", {}).get("artifacts") or {}
-    relpath = str((artifacts.get(PREDICTOR_ARTIFACT) or {}).get("path") or "")
-    folder = (local / relpath).resolve()
-    if not relpath or not folder.is_relative_to(local.resolve()) or not folder.is_dir():
-        raise ArtifactIntegrityError(f"{where}: the model has no {PREDICTOR_ARTIFACT!r} folder")
-    try:
-        predictor = MaintenancePredictor.load(folder)
-    except pickle.UnpicklingError as exc:  # weights_only refused a non-tensor object
-        raise ArtifactIntegrityError(
-            f"{where}: weights.pt holds more than tensors; refusing to load it ({exc})"
-        ) from exc
-    return predictor, mlmodel
+    return fetch_maintenance_predictor(f"models:/{MAINTENANCE_MODEL}/{version}", tmp)
 
 
 def import_detector_file(

@@ -25,6 +25,7 @@ def test_readme_configuration_table_is_generated_from_settings() -> None:
 def test_settings_are_read_at_use(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MFG_LABEL_HORIZON_HOURS", "12")
     assert get_settings().mfg_label_horizon_hours == 12
+    assert get_settings() is get_settings()  # unchanged environment: the validated read is reused
     monkeypatch.setenv("MFG_LABEL_HORIZON_HOURS", "36")
     assert settings_module.label_horizon_hours() == 36
     monkeypatch.setenv("MFG_LABEL_HORIZON_HOURS", "")  # empty = unset

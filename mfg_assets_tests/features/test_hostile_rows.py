@@ -237,3 +237,33 @@ def test_a_deterministic_failure_is_not_retried(tmp_path: Path):
     assert not result.success
     kinds = [e.event_type_value for e in result.all_events]
     assert "STEP_FAILURE" in kinds and "STEP_UP_FOR_RETRY" not in kinds
+
+
+def test_a_window_over_several_days_reads_each_row_once(tmp_path: Path) -> None:
+    """A ranged backfill extracts many hours at once: canonical and ISO-``T`` rows of the days
+    inside the window sort into each other's text ranges, so each must still be read (and
+    counted) exactly once, in its own hour."""
+    from datetime import UTC, datetime
+
+    path = tmp_path / "plant.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE sensor_readings (ts, machine_id, sensor_type, value)")
+        conn.execute("CREATE INDEX ix_ts ON sensor_readings (ts)")
+        start = datetime(2026, 11, 30, 22, tzinfo=UTC)
+        rows = []
+        for hour in range(50):  # 22:00 on day 1 … 23:00 on day 3
+            ts = start + timedelta(hours=hour, minutes=5)
+            rows.append((ts.strftime(SQLITE_TS_FORMAT), "M001", "temperature", 60.0 + hour))
+            if hour % 7 == 0:
+                iso = (ts + timedelta(minutes=1)).strftime(SQLITE_TS_FORMAT).replace(" ", "T")
+                rows.append((iso, "M002", "temperature", 61.0))
+        conn.executemany("INSERT INTO sensor_readings VALUES (?, ?, ?, ?)", rows)
+    frame, counts = extract_sensor_readings_counted(
+        f"sqlite:///{path}", start, start + timedelta(hours=50)
+    )
+    assert frame.height == len(rows)
+    assert frame["issue"].null_count() == frame.height  # every row read as what it is
+    assert sum(counts.values()) == len(rows)
+    per_hour = frame.group_by("source_hour").len()
+    assert dict(per_hour.iter_rows()) == {h: n for h, n in counts.items() if n}
+    assert frame.filter(pl.col("machine_id") == "M002").height == 8

@@ -112,7 +112,10 @@ def test_sensor_offset_is_detected_and_retrains(loop) -> None:
     assert after["status"] == "ok" and after["dataset_drift"] is True
     scores = after["column_scores"]
     top = sorted(scores, key=lambda c: -scores[c])[:3]
-    assert set(top) == {"temperature_mean", "temperature_min", "temperature_last"}, str(scores)
+    # the recalibrated channel leads (which temperature statistics rank 2nd-3rd moved once
+    # cleaning stopped clipping to the previous hour's range: max now carries the offset too)
+    assert all(c.startswith("temperature_") for c in top), str(scores)
+    assert {"temperature_mean", "temperature_min"} <= set(top), str(scores)
     assert set(top) <= set(after["drifted_columns"])
     assert after["reference_cache"] == "hit"  # the champion's sample is reused
     later = report_partition(defs, instance, T + timedelta(hours=12))

@@ -102,3 +102,30 @@ def test_a_version_without_a_digest_is_refused(registered, tmp_path: Path) -> No
             import_maintenance_model(2, alias="challenger", home=tmp_path / "store")
     finally:
         client.set_model_version_tag("maintenance_model", "2", "artifact_sha256", recorded)
+
+
+def test_rescoring_loads_data_only_even_with_a_forged_digest(registered, tmp_path: Path) -> None:
+    """The champion re-scoring and the performance report load registered versions through
+    ``load_maintenance_model``: a code file planted in the store (digest forged to match) is
+    never executed, and without the forged digest the version is refused."""
+    from mfg_assets.models.maintenance.packaging import load_maintenance_model
+    from mfg_assets.models.registry import ModelRegistry
+
+    marker = tmp_path / "PWNED"
+    model = _model_folder(2)
+    original = (model / "pyfunc.py").read_text()
+    client = ModelRegistry().client
+    recorded = client.get_model_version("maintenance_model", "2").tags["artifact_sha256"]
+    (model / "pyfunc.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n" + original)
+    try:
+        with pytest.raises(ArtifactIntegrityError, match="does not match the digest"):
+            load_maintenance_model("models:/maintenance_model/2")
+        client.set_model_version_tag(
+            "maintenance_model", "2", "artifact_sha256", sha256_tree(model)
+        )
+        loaded = load_maintenance_model("models:/maintenance_model@challenger")
+        assert 0.0 < loaded.threshold < 1.0 and loaded.metadata["experiment"]
+    finally:
+        (model / "pyfunc.py").write_text(original)
+        client.set_model_version_tag("maintenance_model", "2", "artifact_sha256", recorded)
+    assert not marker.exists()

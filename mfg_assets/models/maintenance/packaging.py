@@ -8,6 +8,7 @@ feature schema's dtypes (``double``, ``long`` for counts). mlflow is imported in
 
 from __future__ import annotations
 
+import re
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ import numpy as np
 from mfg_assets.features.schema import feature_schema
 from mfg_assets.models.config import ExperimentConfig, dump_config, flatten_config
 from mfg_assets.models.maintenance.dataset import finite_feature_matrix
-from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT
+from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT, MaintenancePredictor
 from mfg_assets.models.maintenance.training import TrainedMaintenanceModel
 from mfg_assets.models.tracking import active_or_new_run, configure_mlflow
 
@@ -102,27 +103,76 @@ def log_maintenance_model(
 
 @dataclass(frozen=True)
 class LoadedMaintenanceModel:
-    """A logged model's ``predict_proba(frame)`` and the decision threshold it was logged with."""
+    """A logged model's ``predict_proba(frame)``, its decision threshold and logged metadata."""
 
     predict_proba: Callable[[Any], np.ndarray]
     threshold: float
+    metadata: dict[str, Any]
+
+
+_REGISTERED_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
+
+
+def fetch_maintenance_predictor(model_uri: str, dst: Path) -> tuple[MaintenancePredictor, dict]:
+    """The predictor and ``MLmodel`` of a logged maintenance model, without running anything
+    from the artifact store (MLflow's ``pyfunc.load_model`` would execute the logged code file).
+
+    A registered version (``models:/<name>/<n>`` or ``models:/<name>@<alias>``) is downloaded
+    to ``dst`` and checked against the ``artifact_sha256`` recorded at registration; then only
+    data is read: ``MLmodel`` as YAML, ``predictor.json``, and ``weights.pt`` with
+    ``weights_only=True`` (:class:`ArtifactIntegrityError` when it holds more than tensors).
+    """
+    import pickle
+
+    import mlflow
+    import yaml
+
+    from mfg_assets.models.artifacts import ArtifactIntegrityError, required_digest, verify_sha256
+    from mfg_assets.models.registry import ModelRegistry
+
+    expected = None
+    match = _REGISTERED_URI.match(model_uri)
+    if match and not match["name"].startswith("m-"):
+        registry = ModelRegistry()
+        name = match["name"]
+        version = int(match["version"]) if match["version"] else None
+        if version is None:
+            version = registry.get_alias_version(name, match["alias"])
+            if version is None:
+                raise ArtifactIntegrityError(f"{name} has no version @{match['alias']}")
+        tags = registry.version_info(name, version)["tags"]
+        model_uri = f"models:/{name}/{version}"
+        expected = required_digest(tags.get("artifact_sha256"), "artifact_sha256", model_uri)
+    local = Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=model_uri, dst_path=str(dst), tracking_uri=configure_mlflow()
+        )
+    )
+    if expected is not None:
+        verify_sha256(local, expected)
+    mlmodel = yaml.safe_load((local / "MLmodel").read_text()) or {}
+    artifacts = mlmodel.get("flavors", {}).get("python_function", {}).get("artifacts") or {}
+    relpath = str((artifacts.get(PREDICTOR_ARTIFACT) or {}).get("path") or "")
+    folder = (local / relpath).resolve()
+    if not relpath or not folder.is_relative_to(local.resolve()) or not folder.is_dir():
+        raise ArtifactIntegrityError(f"{model_uri}: the model has no {PREDICTOR_ARTIFACT!r} folder")
+    try:
+        return MaintenancePredictor.load(folder), mlmodel
+    except pickle.UnpicklingError as exc:  # weights_only refused a non-tensor object
+        raise ArtifactIntegrityError(
+            f"{model_uri}: weights.pt holds more than tensors; refusing to load it ({exc})"
+        ) from exc
 
 
 def load_maintenance_model(model_uri: str) -> LoadedMaintenanceModel:
     """A logged/registered model (e.g. ``models:/maintenance_model@champion``) with a
-    ``predict_proba(frame)`` for pandas or polars frames, e.g. for ``evaluation.evaluate``."""
-    import mlflow
-
-    configure_mlflow()
-    model = mlflow.pyfunc.load_model(model_uri)
-    metadata = model.metadata.metadata or {}
-    feature_names = list(metadata["feature_names"])
-
-    def predict_proba(frame: Any) -> np.ndarray:
-        result = model.predict(pandas_features(frame, feature_names))
-        return result["failure_probability"].to_numpy(dtype=np.float64)
-
-    return LoadedMaintenanceModel(predict_proba, float(metadata.get("threshold", 0.5)))
+    ``predict_proba(frame)`` for pandas or polars frames, loaded as data only and, when
+    registered, verified against its digest (:func:`fetch_maintenance_predictor`)."""
+    with tempfile.TemporaryDirectory(prefix="maintenance_model_") as tmp:
+        predictor, mlmodel = fetch_maintenance_predictor(model_uri, Path(tmp))
+    return LoadedMaintenanceModel(
+        predictor.predict_proba, float(predictor.threshold), dict(mlmodel.get("metadata") or {})
+    )
 
 
 def load_maintenance_predict_proba(model_uri: str) -> Callable[[Any], np.ndarray]:

@@ -25,10 +25,10 @@ from mfg_assets.plant.schema import (
 )
 from mfg_assets.plant.writer import (
     CONFIG_KEY,
-    POLARS_TS_FORMAT,
     WATERMARK_KEY,
     PlantDB,
     copy_frame,
+    insert_frame_sqlite,
 )
 
 PLANT_KEY = "plant"
@@ -121,15 +121,7 @@ def _write_sqlite(db: PlantDB, frames: list[tuple[str, pl.DataFrame]]) -> None:
             for table in EMPTIED:
                 cursor.execute(f"DELETE FROM {table}")
             for table, frame in frames:
-                as_text = frame.with_columns(
-                    pl.col(pl.Datetime).dt.convert_time_zone("UTC").dt.strftime(POLARS_TS_FORMAT)
-                )
-                columns = as_text.columns
-                cursor.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('?' * len(columns))})",
-                    zip(*(as_text[c].to_list() for c in columns), strict=True),
-                )
+                insert_frame_sqlite(cursor, table, frame)
             raw.commit()
         except BaseException:
             raw.rollback()
