@@ -1,6 +1,6 @@
 """The hourly transform as DuckDB SQL over the same Arrow input (a benchmark peer of the polars
-asset code): triage, Hampel spike filter, pivot, time-linear interpolation per machine with edge
-fill, hourly mean/std/min/max/last/slope, inspection join, in one query.
+asset code): triage, Hampel spike filter, pivot, time-linear interpolation per machine between
+measured neighbours, hourly mean/std/min/max/last/slope, inspection join, in one query.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ def _sql() -> str:
         f"CASE WHEN {s} IS NOT NULL THEN {s} "
         f"WHEN {s}_pv IS NOT NULL AND {s}_nv IS NOT NULL AND {s}_nt > {s}_pt THEN "
         f"{s}_pv + ({s}_nv - {s}_pv) * (epoch_us(ts) - {s}_pt) / ({s}_nt - {s}_pt) "
-        f"ELSE coalesce({s}_pv, {s}_nv) END AS {s}"
+        "ELSE NULL END AS " + s
         for s in SENSOR_TYPES
     )
     stats = ", ".join(
         f"avg({s}) AS {s}_mean, stddev_samp({s}) AS {s}_std, min({s}) AS {s}_min, "
-        f"max({s}) AS {s}_max, arg_max({s}, ts) AS {s}_last, regr_slope({s}, _t) AS {s}_slope"
+        f"max({s}) AS {s}_max, arg_max({s}, ts) FILTER ({s} IS NOT NULL) AS {s}_last, "
+        f"regr_slope({s}, _t) AS {s}_slope"
         for s in SENSOR_TYPES
     )
     return f"""

@@ -59,15 +59,16 @@ def build_features_pandas(
     wide = wide.sort_values(["machine_id", "ts"])
     wide = wide.set_index("ts")
     filled = wide.groupby("machine_id")[list(SENSOR_TYPES)].transform(
-        lambda s: s.interpolate(method="time").ffill().bfill()
+        lambda s: s.interpolate(method="time", limit_area="inside")
     )
     filled["machine_id"] = wide["machine_id"]
     filled = filled.reset_index()
     filled["hour"] = filled["ts"].dt.floor("h")
 
     def slope(group: pd.DataFrame, col: str) -> float:
-        t = (group["ts"] - group["ts"].min()).dt.total_seconds() / 60
-        x = group[col]
+        known = group[col].notna()
+        t = (group["ts"][known] - group["ts"].min()).dt.total_seconds() / 60
+        x = group[col][known]
         var = ((t - t.mean()) ** 2).sum()
         return float(((t - t.mean()) * (x - x.mean())).sum() / var) if var > 0 else np.nan
 

@@ -4,7 +4,7 @@ no per-group Python lambdas (a benchmark peer of the polars asset code).
 Same steps as ``mfg_assets.features.pipeline.build_features``: triage (known machine and
 sensor, numeric, physical range, first of duplicates), Hampel spike filter (centred rolling
 median of 11, 8 robust std of the machine-sensor-hour), pivot, time-linear interpolation per
-machine with edge fill, hourly mean/std/min/max/last/slope, inspection join.
+machine between measured neighbours, hourly mean/std/min/max/last/slope, inspection join.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ CONTEXT = timedelta(minutes=5)
 
 
 def _interpolate(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Linear in time within each machine (rows sorted by machine, ts); edges take the
-    nearest value. Interior gaps by one ``np.interp`` per column, edges by grouped fills."""
+    """Linear in time within each machine (rows sorted by machine, ts), between measured
+    neighbours only (edges stay empty), by one ``np.interp`` per column."""
     # One increasing axis for all machines: each machine's times shifted past the previous
     # machine's, so a gap is only ever bracketed by readings of its own machine.
     ts = wide["ts"].to_numpy("int64")
@@ -40,9 +40,7 @@ def _interpolate(wide: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         interior = ~known & before & after
         filled = values.copy()
         filled[interior] = np.interp(x[interior], x[known], values[known])
-        series = pd.Series(filled, index=wide.index)
-        wide[column] = series.groupby(wide["machine_id"], sort=False).ffill()
-        wide[column] = wide[column].groupby(wide["machine_id"], sort=False).bfill()
+        wide[column] = filled
     return wide
 
 
@@ -94,16 +92,15 @@ def build_features_pandas_vectorized(
 
     wide["hour"] = wide["ts"].dt.floor("h")
     wide["_t"] = (wide["ts"] - wide["hour"]).dt.total_seconds() / 60.0
-    aggs: dict[str, tuple[str, str]] = {
-        "n_readings": ("_observed", "sum"),
-        "_st": ("_t", "sum"),
-        "_n": ("_t", "size"),
-    }
-    wide["_tt"] = wide["_t"] * wide["_t"]
-    aggs["_stt"] = ("_tt", "sum")
+    aggs: dict[str, tuple[str, str]] = {"n_readings": ("_observed", "sum")}
     for s in SENSOR_TYPES:
+        t_s = wide["_t"].where(wide[s].notna())  # the times this sensor has a value
+        wide[f"_t_{s}"], wide[f"_tt_{s}"] = t_s, t_s * t_s
         wide[f"_tx_{s}"] = wide["_t"] * wide[s]
         aggs |= {
+            f"_n_{s}": (s, "count"),
+            f"_st_{s}": (f"_t_{s}", "sum"),
+            f"_stt_{s}": (f"_tt_{s}", "sum"),
             f"{s}_mean": (s, "mean"),
             f"{s}_std": (s, "std"),
             f"{s}_min": (s, "min"),
@@ -112,12 +109,13 @@ def build_features_pandas_vectorized(
             f"_stx_{s}": (f"_tx_{s}", "sum"),
         }
     hourly = wide.groupby(["machine_id", "hour"], sort=False).agg(**aggs)
-    n, st, stt = hourly["_n"], hourly["_st"], hourly["_stt"]
-    denominator = n * stt - st * st
     for s in SENSOR_TYPES:
+        n, st, stt = hourly[f"_n_{s}"], hourly[f"_st_{s}"], hourly[f"_stt_{s}"]
+        denominator = n * stt - st * st
         slope = (n * hourly[f"_stx_{s}"] - st * hourly[f"{s}_mean"] * n) / denominator
         hourly[f"{s}_slope"] = slope.where(denominator > 1e-9)
-    hourly = hourly.drop(columns=["_n", "_st", "_stt", *[f"_stx_{s}" for s in SENSOR_TYPES]])
+    helpers = [f"{p}_{s}" for s in SENSOR_TYPES for p in ("_n", "_st", "_stt", "_stx")]
+    hourly = hourly.drop(columns=helpers)
 
     insp = inspections[
         (inspections["inspection_time"] >= start) & (inspections["inspection_time"] < end)

@@ -41,6 +41,10 @@ class OpenLoopResult:
             "p999_ms": float(np.percentile(lat, 99.9)),
             "max_ms": float(lat.max()),
             "errors": non_2xx + sum(self.errors.values()),
+            "error_kinds": ", ".join(
+                [f"HTTP {s}: {n}" for s, n in sorted(self.statuses.items()) if not 200 <= s < 300]
+                + [f"{kind}: {n}" for kind, n in sorted(self.errors.items())]
+            ),
         }
 
 

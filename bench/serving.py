@@ -444,6 +444,14 @@ def open_loop_table(peak: float, results: dict[str, dict[float, dict[str, float]
                 f"| {name} | {load:.0%} | {r['rate']:,.0f} | {r['achieved_rps']:,.0f} | "
                 f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['errors']} |"
             )
+    kinds = [
+        f"- {name} at {load:.0%}: {r['error_kinds']}"
+        for name, by_load in results.items()
+        for load, r in by_load.items()
+        if r.get("error_kinds")
+    ]
+    if kinds:
+        print("\nerrors by kind:\n" + "\n".join(kinds))
 
 
 def ratios(candidate: dict[int, dict[str, float]], base: dict[int, dict[str, float]]) -> str:

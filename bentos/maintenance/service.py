@@ -23,6 +23,7 @@ Environment: ``MFG_MAINTENANCE_MODEL_TAG`` (default ``maintenance_model:latest``
 
 from __future__ import annotations
 
+import gc
 from typing import Any, ClassVar
 
 import bentoml
@@ -118,6 +119,10 @@ class MaintenanceService:
 
     def __init__(self) -> None:
         self.runtime = MaintenanceRuntime.from_env(self.champion, on_batch=batch_rows.observe)
+        # Everything loaded so far (torch, BentoML, the model) lives for the worker's life:
+        # keep it out of the cyclic GC, whose full collections over it stall requests.
+        gc.collect()
+        gc.freeze()
 
     def __is_ready__(self) -> bool:
         return self.runtime.ready
