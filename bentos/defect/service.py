@@ -13,6 +13,7 @@ Environment: ``MFG_DEFECT_MODEL_TAG`` (default ``defect_detector:latest``),
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -90,6 +91,9 @@ class DefectService:
             DetectorScorer.from_bento_model(self.detector, threads=threads),
             on_batch=batch_images.observe,
         )
+        # as in the maintenance service: the start-up heap lives for the worker's life
+        gc.collect()
+        gc.freeze()
 
     @bentoml.api(route="/detect", input_spec=DetectInput)
     async def detect(self, image: Any) -> DetectResponse:
