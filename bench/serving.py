@@ -500,7 +500,7 @@ def main() -> None:
     wrk = require_wrk()
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench_serving_"))
     work.mkdir(parents=True, exist_ok=True)
-    from _serving_env import serving_environment
+    from mfg_assets.serving.samples import serving_environment
 
     env = serving_environment(work)
     os.environ.update(env)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from mfg_assets.serving.maintenance import feature_limits
@@ -26,3 +28,18 @@ def healthy_row(rng: np.random.Generator, risk: float = 0.0) -> dict[str, float 
         for stat in ("mean", "min", "max", "last"):
             row[f"{sensor}_{stat}"] = float(row[f"{sensor}_{stat}"]) + risk * scale
     return row
+
+
+def serving_environment(root: Path) -> dict[str, str]:
+    """Everything a serving process of a test or bench writes, under ``root``: data dir,
+    MLflow, BentoML home; telemetry and downloads off."""
+    return {
+        "MFG_DATA_DIR": str(root / "data"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "BENTOML_HOME": str(root / "bentoml"),
+        "MFG_FEAST_PROJECT": "mfg_serving",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "YOLO_OFFLINE": "1",
+    }

@@ -6,7 +6,6 @@ leaves the previous import untouched."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from mfg_assets.plant.importers.landing import current_plant, replace_plant
 from mfg_assets.plant.importers.parsing import utc_timestamp
 from mfg_assets.plant.schema import machine_events, sensor_readings
 from mfg_assets.plant.writer import PlantDB
+from mfg_assets_tests.plant.conftest import throwaway_database
 from mfg_assets_tests.plant.plants import small_config
 
 SOURCE = dataset("azure_pdm")
@@ -39,20 +39,8 @@ def plant_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'plant.db'}"
         return
-    import psycopg
-
-    admin_dsn = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-    try:
-        admin = psycopg.connect(admin_dsn, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {str(exc).splitlines()[0]}")
-    name = f"mfg_test_azure_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with throwaway_database("mfg_test_azure") as url:
+        yield url
 
 
 def counts(url: str) -> dict[str, int]:

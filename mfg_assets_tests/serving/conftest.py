@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from mfg_assets.features.schema import feature_schema
-from mfg_assets.serving.samples import healthy_row
+from mfg_assets.serving.samples import healthy_row, serving_environment
 from mfg_assets_tests.fixtures.s3 import free_port
 from mfg_assets_tests.production.stack import Service, executable, http_get, wait_until
 
@@ -47,20 +47,6 @@ class RunningServer:
 
     def client(self, timeout: float = 30.0) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=timeout)
-
-
-def serving_environment(root: Path) -> dict[str, str]:
-    """Everything a serving process writes under ``root``: data dir, MLflow, BentoML home."""
-    return {
-        "MFG_DATA_DIR": str(root / "data"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "BENTOML_HOME": str(root / "bentoml"),
-        "MFG_FEAST_PROJECT": "mfg_serving",
-        "BENTOML_DO_NOT_TRACK": "true",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        "YOLO_OFFLINE": "1",
-    }
 
 
 @pytest.fixture(scope="module")
