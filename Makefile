@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export MFG_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: demo demo-headless test system-packages lint bench lock clean
+.PHONY: demo demo-headless demo-azure test system-packages lint bench lock clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ demo: $(VENV)/.installed
 
 demo-headless: $(VENV)/.installed
 	MFG_DEMO_HEADLESS=1 $(PY) -m mfg_assets.demo
+
+## The whole graph on the imported Azure predictive-maintenance slice (MFG_DATASETS_DIR/azure_pdm):
+## import, backfill, labels, Feast, train/gate/promote, bento, POST /predict, drift; then stops.
+demo-azure: $(VENV)/.installed
+	DAGSTER_HOME=$(CURDIR)/.dagster_home/azure_pdm MFG_DATA_DIR=$(CURDIR)/data/azure_pdm \
+	  $(PY) -m mfg_assets.demo_azure
 
 ## The whole test suite (unit, integration on PostgreSQL/Redis, end-to-end).
 test: $(VENV)/.installed system-packages

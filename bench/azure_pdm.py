@@ -3,7 +3,8 @@ approach of Microsoft's modelling guide against the prior and the best single fe
 rolling time folds of the imported slice.
 
     .venv/bin/python bench/azure_pdm.py [--source DIR] [--db URL] [--folds 3] [--test-days 10]
-        [--horizon 24] [--trees 100] [--threshold 0.5] [--ablation] [--smoke]
+        [--horizon 24] [--trees 100] [--threshold 0.5] [--ablation] [--experiment NAME]
+        [--validation-share 0.15] [--smoke]
 
 The data goes through the platform's importer first (``mfg-plant import azure-pdm`` into a
 throwaway SQLite plant, or ``--db``) and is read back from the landing tables, so the benchmark
@@ -20,7 +21,12 @@ sees what the platform sees. One row per machine and hour:
   trains on every row before its window, less the ``H`` hours whose labels reach into it.
 - models: scikit-learn ``GradientBoostingClassifier`` (seeded); the prior (training positive
   rate: PR AUC = the test positive rate); the single feature (and sign) with the best training
-  PR AUC, thresholded at its best training F1.
+  PR AUC, thresholded at its best training F1; and the platform's maintenance model: the
+  definition's window features (``features/windows.py``, what ``machine_window_features``
+  computes) trained with the platform's training function (``train_maintenance_model``, the
+  experiment ``--experiment``, its feature list set to the window features) on the same rows:
+  each fold's training rows split by time into train and the last ``--validation-share`` for
+  early stopping and the threshold (best validation F1), scored on the same test rows.
 
 Per component: how well the any-failure score ranks the rows before that component's failures
 against the rows with no failure ahead (ROC / PR AUC). Prints a markdown table.
@@ -40,6 +46,8 @@ import polars as pl
 from _smoke import parse_args
 from sqlalchemy import text
 
+from mfg_assets.features.splits import TEST, TRAIN, VALIDATION
+from mfg_assets.features.windows import window_features, window_plan
 from mfg_assets.plant.definition import PlantDefinition, load_definition, shipped_definitions
 from mfg_assets.plant.importers import run_import
 from mfg_assets.plant.importers.datasets import dataset
@@ -278,6 +286,88 @@ def best_single_feature(train: pl.DataFrame, columns: list[str]) -> tuple[str, f
     return column, sign, threshold
 
 
+# -- the platform's model ---------------------------------------------------------------------
+
+PLATFORM_LABEL = "failure_within_h"
+
+
+def platform_rows(plant: PlantDefinition, landing: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The definition's window features of every machine-hour, from the landing tables: the
+    hourly summary of an hourly plant is the reading itself (mean = min = max = last)."""
+    hourly = (
+        landing["sensor_readings"]
+        .with_columns(pl.col("ts").dt.truncate("1h").alias("hour"))
+        .pivot(
+            on="sensor_type",
+            index=["machine_id", "hour"],
+            values="value",
+            aggregate_function="mean",
+        )
+        .select(
+            "machine_id",
+            "hour",
+            *[
+                pl.col(s).alias(f"{s}_{stat}")
+                for s in plant.sensor_names
+                for stat in ("mean", "min", "max", "last")
+            ],
+        )
+    )
+    machines = landing["machine_attributes"].pivot(
+        on="attribute", index="machine_id", values="value"
+    )
+    start, end = hourly["hour"].min(), hourly["hour"].max() + timedelta(hours=1)
+    return window_features(
+        plant,
+        hourly,
+        landing["machine_events"],
+        machines,
+        start,
+        end,
+        history_start=MAINTENANCE_RECORDS_START,
+    ).rename({"hour": "ts"})
+
+
+def platform_model(
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+    features: list[str],
+    args: argparse.Namespace,
+    components: tuple[str, ...],
+) -> tuple[Scores, float, int]:
+    """Train the platform's maintenance model on ``train`` (time-ordered train | validation)
+    and score it on ``test``; returns the scores, the fit time and the best epoch."""
+    from mfg_assets.models.config import apply_overrides, load_experiment
+    from mfg_assets.models.maintenance.training import train_maintenance_model
+
+    config = apply_overrides(
+        load_experiment(args.experiment),
+        {
+            "data.feature_columns": features,
+            "data.horizon_hours": args.horizon,
+            "training.epochs": args.epochs,
+        },
+    )
+    times = train["ts"].unique().sort()
+    cut = times[int(len(times) * (1 - args.validation_share))]
+    frame = pl.concat(
+        [
+            train.with_columns(
+                pl.when(pl.col("ts") < cut)
+                .then(pl.lit(TRAIN))
+                .otherwise(pl.lit(VALIDATION))
+                .alias("split")
+            ),
+            test.select(train.columns).with_columns(pl.lit(TEST).alias("split")),
+        ]
+    ).with_columns(pl.col(LABEL).alias(PLATFORM_LABEL))
+    began = time.perf_counter()
+    trained = train_maintenance_model(frame, config)
+    fit_s = time.perf_counter() - began
+    proba = trained.predict_proba(test.select(features))
+    return score(test, proba, trained.threshold, components), fit_s, trained.best_epoch
+
+
 # -- run --------------------------------------------------------------------------------------
 
 
@@ -289,18 +379,31 @@ def run(args: argparse.Namespace) -> None:
     report = run_import("azure-pdm", args.source, args.db, replace=True)
     print(f"imported {args.source} in {report.seconds:.1f} s: {report.written_rows}")
     landing = load_landing(args.db)
-    rows = add_labels(hourly_rows(plant, landing), plant, landing["machine_events"], args.horizon)
+    reference_rows = hourly_rows(plant, landing)
     features = [
         c
-        for c in rows.columns
-        if c not in ("machine_id", "ts", "model") and not c.startswith(LABEL)
+        for c in reference_rows.columns
+        if c not in ("machine_id", "ts", "model", "_history") and not c.startswith(LABEL)
     ]
+    platform_features = window_plan(plant).feature_columns()
+    # the same labelled rows for every model: the platform's columns joined beside the
+    # reference's (prefixed, as some names coincide)
+    platform = platform_rows(plant, landing).select(
+        "machine_id", "ts", *[pl.col(c).alias(f"p_{c}") for c in platform_features]
+    )
+    merged = reference_rows.join(platform, on=["machine_id", "ts"], how="left")
+    rows = add_labels(merged, plant, landing["machine_events"], args.horizon)
+    platform_cols = [f"p_{c}" for c in platform_features]
+    missing = rows.select(pl.col(platform_cols).null_count()).sum_horizontal().item()
+    if missing:
+        raise SystemExit(f"{missing} platform feature cells are empty on labelled rows")
     print(
         f"{rows.height:,} labelled machine-hours, {len(features)} features, "
         f"{int(rows[LABEL].sum()):,} positive rows; built in {time.perf_counter() - started:.1f} s"
     )
     results: dict[str, list[Scores]] = {
         "reference (GBC)": [],
+        "platform maintenance model": [],
         "best single feature": [],
         "prior": [],
     }
@@ -343,21 +446,35 @@ def run(args: argparse.Namespace) -> None:
         )
         prior = np.full(test.height, float(train[LABEL].mean()))
         results["prior"].append(score(test, prior, 1.0 + 1e-9, plant.components))
-        # --- stage 2: the platform's maintenance model, trained through the assets on this
-        # --- fold's training window and scored on the same test rows, is added here. Not yet
-        # --- measured: no row is printed for it until it is.
+        platform_scores, platform_s, best_epoch = platform_model(
+            train.select("machine_id", "ts", LABEL, *platform_cols).rename(
+                dict(zip(platform_cols, platform_features, strict=True))
+            ),
+            test.select(
+                "machine_id",
+                "ts",
+                *[c for c in test.columns if c.startswith(LABEL)],
+                *platform_cols,
+            ).rename(dict(zip(platform_cols, platform_features, strict=True))),
+            platform_features,
+            args,
+            plant.components,
+        )
+        results["platform maintenance model"].append(
+            Scores(**{**platform_scores.__dict__, "note": f"best epoch {best_epoch}"})
+        )
         fold_lines.append(
             f"| {fold.index} | {fold.test_start:%Y-%m-%d %H:%M} … {fold.test_end:%Y-%m-%d %H:%M} "
             f"| {train.height:,} | {test.height:,} | {int(test[LABEL].sum())} | {test_failures} "
-            f"| {fit_s:.1f} |"
+            f"| {fit_s:.1f} | {platform_s:.1f} |"
         )
 
     print()
     print(
         "| fold | test window (UTC) | train rows | test rows | positive rows | failures ahead "
-        "| GBC fit (s) |"
+        "| GBC fit (s) | platform fit (s) |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     print("\n".join(fold_lines))
     print()
     print(
@@ -381,12 +498,8 @@ def run(args: argparse.Namespace) -> None:
             + " |"
         )
     print(
-        "| platform maintenance model | — | not measured yet (stage 2) | | | |"
-        + " |" * len(plant.components)
-        + " |"
-    )
-    print(
-        f"\nthresholds: GBC {args.threshold}; single feature: best training F1; total "
+        f"\nthresholds: GBC {args.threshold}; single feature: best training F1; platform: "
+        f"best validation F1 ({args.experiment}, {len(platform_features)} window features); total "
         f"{time.perf_counter() - started:.1f} s"
     )
 
@@ -403,7 +516,10 @@ def main() -> None:
     parser.add_argument(
         "--ablation", action="store_true", help="also GBC on the telemetry features alone"
     )
-    args = parse_args(parser, folds=1, test_days=5, trees=5, ablation=False)
+    parser.add_argument("--experiment", default="maintenance_default", help="platform model")
+    parser.add_argument("--epochs", type=int, default=60, help="platform model's epoch cap")
+    parser.add_argument("--validation-share", type=float, default=0.15)
+    args = parse_args(parser, folds=1, test_days=5, trees=5, ablation=False, epochs=2)
     if args.source is None:
         message = "no Azure PdM data: pass --source DIR or set MFG_DATASETS_DIR"
         if args.smoke:  # a machine without the shared datasets: nothing to check

@@ -3,7 +3,8 @@ change to the first drifted report, whether the retrain ran, and the new champio
 old one on post-change data.
 
     .venv/bin/python bench/drift_loop.py [--machines 20] [--train-days 7] [--clean-days 4]
-        [--post-days 3] [--cooldown-hours 24] [--scenarios sensor_offset,supplier_change,fast_wear]
+        [--post-days 3] [--cooldown-hours 24] [--post-change-hours 12] [--seed 7]
+        [--scenarios sensor_offset,supplier_change,fast_wear]
 
 The loop is replayed hour by hour with the functions the Dagster assets and the sensor call
 (no Dagster, Feast or MLflow in between, so it runs in minutes on two cores):
@@ -15,7 +16,9 @@ The loop is replayed hour by hour with the functions the Dagster assets and the 
   of the first ``--train-days`` days, split by time like ``maintenance_training_set``;
 * every hour: ``compute_feature_drift`` on the trailing 24 h against the champion's training
   window (prepared once per champion, as ``feature_drift_report`` caches it), then
-  ``episodes.decide`` exactly as ``drift_retraining_sensor`` runs it (cool-down in plant hours);
+  ``retrain_plan.decide_plan`` exactly as ``drift_retraining_sensor`` runs it: the first drifted
+  report opens an episode whose one retrain waits for the label horizon plus
+  ``--post-change-hours`` of post-change labels (cool-down in plant hours);
 * a retrain request for day D trains on the labels of the ``--window-days`` days before D that
   exist when it runs (a label needs its 24 h look-ahead), is scored with the champion on the
   challenger's test rows and promoted through the same gate (``decide_promotion``: threshold
@@ -23,6 +26,13 @@ The loop is replayed hour by hour with the functions the Dagster assets and the 
 * post-change quality: the old champion (v1) and the final champion on the labelled hours of
   the last post-change day, which no retrain can have seen (labels of day D only enter the
   training sets of days after D).
+
+Each retrain prints where the post-change rows of its frame landed (train / validation / test).
+Variants for measuring what would make a retrain help (none is what the platform does):
+``--post-change-split`` splits the rows since the episode's first drifted hour by machine (half
+train, half test) instead of by time, ``--post-change-weight N`` repeats those training rows,
+``--baseline-hours N`` replaces every sensor feature by its difference to the machine's median
+of its previous N hours (model and drift reports).
 
 Clean days: drifted reports and retrain requests there are false alarms. "daily" columns say
 what daily reports (one at the end of each day, 23:00) would have given: detection at a day
@@ -55,13 +65,10 @@ from mfg_assets.monitoring.drift import (  # noqa: E402
     compute_feature_drift,
     prepare_reference,
 )
-from mfg_assets.monitoring.episodes import (  # noqa: E402
-    DriftObservation,
-    EpisodeState,
-    decide,
-    retrain_partition,
-)
+from mfg_assets.monitoring.episodes import DriftObservation  # noqa: E402
+from mfg_assets.monitoring.retrain_plan import PlanConfig, PlanState, decide_plan  # noqa: E402
 from mfg_assets.plant.config import DirtConfig, PlantConfig  # noqa: E402
+from mfg_assets.plant.definition import load_definition, shipped_definitions  # noqa: E402
 from mfg_assets.plant.scenarios import scenario_spec  # noqa: E402
 from mfg_assets.plant.simulator import PlantSimulator  # noqa: E402
 
@@ -90,6 +97,8 @@ class Outcome:
     first_drift: datetime | None = None
     first_daily_drift: datetime | None = None
     retrains: list[str] = field(default_factory=list)
+    episodes: int = 0
+    first_promotion: datetime | None = None
     promoted: list[int] = field(default_factory=list)
     old: dict[str, float] = field(default_factory=dict)
     new: dict[str, float] = field(default_factory=dict)
@@ -112,9 +121,29 @@ def simulate(config: PlantConfig, first_day: datetime, last_day: datetime) -> di
     return {"features": pl.concat(parts), "events": sim.events(first_day, last_day)}
 
 
+def relative_to_own_baseline(features: pl.DataFrame, hours: int) -> pl.DataFrame:
+    """Every sensor feature minus the median of the same machine's previous ``hours`` rows
+    (at least half of them; null before): features relative to each machine's recent
+    baseline. ``hours`` 0 leaves the features as they are."""
+    if hours <= 0:
+        return features
+    from mfg_assets.features.schema import sensor_feature_columns
+
+    previous = [
+        (
+            pl.col(c) - pl.col(c).shift(1).rolling_median(window_size=hours, min_samples=hours // 2)
+        ).over("machine_id")
+        for c in sensor_feature_columns()
+    ]
+    return features.sort("machine_id", "hour").with_columns(previous).sort("hour", "machine_id")
+
+
 def labels_for(features: pl.DataFrame, events: pl.DataFrame, until: datetime) -> pl.DataFrame:
     """Labels of every hour whose look-ahead ends by ``until``, joined with its features."""
-    labels = failure_labels(features.select("machine_id", "hour"), events, HORIZON, until)
+    failure_types = load_definition(shipped_definitions()["simulator"]).label_failure_types
+    labels = failure_labels(
+        features.select("machine_id", "hour"), events, HORIZON, until, failure_types
+    )
     return (
         labels.select("machine_id", "hour", "event_timestamp", LABEL_COLUMN)
         .join(features, on=["machine_id", "hour"], how="inner")
@@ -122,16 +151,34 @@ def labels_for(features: pl.DataFrame, events: pl.DataFrame, until: datetime) ->
     )
 
 
-def train(frame: pl.DataFrame, config: Any) -> Any:
+def train(frame: pl.DataFrame, config: Any, since: datetime | None = None, weight: int = 1) -> Any:
+    """Train on ``frame`` split by time. With ``since`` (``--post-change-split``) the rows from
+    ``since`` on are split by machine instead - every other machine's rows train, the rest
+    test - and the training rows among them count ``weight`` times (repeated)."""
     from mfg_assets.models.maintenance.training import train_maintenance_model
 
+    before = frame if since is None else frame.filter(pl.col("hour") < since)
     split = time_ordered_split(
-        frame,
+        before,
         "event_timestamp",
         config.data.validation_fraction,
         config.data.test_fraction,
     )
-    return train_maintenance_model(split, config), split
+    if since is None:
+        return train_maintenance_model(split, config), split
+    after = frame.filter(pl.col("hour") >= since)
+    machines = sorted(after["machine_id"].unique().to_list())
+    held_out = machines[1::2]
+    kind = (
+        pl.when(pl.col("machine_id").is_in(held_out))
+        .then(pl.lit("test"))
+        .otherwise(pl.lit("train"))
+    )
+    after = after.with_columns(kind.cast(split.schema["split"]).alias("split"))
+    split = pl.concat([split, after.select(split.columns)])
+    extra = after.filter(pl.col("split") == "train").select(split.columns)
+    weighted = pl.concat([split, *[extra] * (weight - 1)])
+    return train_maintenance_model(weighted, config), split
 
 
 def score(model: Any, frame: pl.DataFrame) -> dict[str, float]:
@@ -163,7 +210,12 @@ def run_loop(
 
     outcome = Outcome(name, start)
     first_champion = champion
-    state, cooldown, next_version = EpisodeState(), timedelta(hours=args.cooldown_hours), 2
+    state, next_version = PlanState(), 2
+    plan = PlanConfig(
+        horizon=HORIZON,
+        post_change=timedelta(hours=args.post_change_hours),
+        cooldown=timedelta(hours=args.cooldown_hours),
+    )
     for n, hour in enumerate(hours, start=1):
         window = (hour + HOUR - 24 * HOUR, hour + HOUR)
         current = features.filter((pl.col("hour") >= window[0]) & (pl.col("hour") < window[1]))
@@ -184,16 +236,22 @@ def run_loop(
             if outcome.first_daily_drift is None and daily:
                 outcome.first_daily_drift = hour
         report = DriftObservation.from_metadata(n, f"bench-{n}", hour.strftime(KEY), meta)
-        state, decision = decide(state, report, cooldown)
-        if not decision.retrain:
+        state, decision = decide_plan(state, report, plan)
+        if decision.action == "planned":
+            outcome.episodes += 1
+        if not decision.retrain or decision.planned_partition is None:
             continue
-        day = datetime.strptime(retrain_partition(report.partition), "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(decision.planned_partition, "%Y-%m-%d").replace(tzinfo=UTC)
         ran_at = hour + HOUR  # the report of an hour is materialized once it ends
         known = labels_for(features, events, ran_at)
         frame = known.filter(
             (pl.col("hour") >= day - args.window_days * DAY) & (pl.col("hour") < day)
         )
-        model, split = train(frame, config)
+        since = datetime.strptime(state.episode_start, KEY).replace(tzinfo=UTC)
+        if args.post_change_split:
+            model, split = train(frame, config, since, args.post_change_weight)
+        else:
+            model, split = train(frame, config)
         test = split.filter(pl.col("split") == "test")
         gate = decide_promotion(
             score(model, test),
@@ -203,10 +261,21 @@ def run_loop(
             margin=config.promotion.champion_margin,
         )
         outcome.retrains.append(f"{report.partition} ({'promoted' if gate.passed else 'kept'})")
-        print(f"  {name}: retrain for {report.partition}: {gate.reason}", flush=True)
+        post = split.filter(pl.col("hour") >= (start or window[1]))
+        where = {
+            k: post.filter(pl.col("split") == k).height for k in ("train", "validation", "test")
+        }
+        print(
+            f"  {name}: retrain for {decision.planned_partition} at report {report.partition} "
+            f"(post-change rows train/validation/test {where['train']}/{where['validation']}/"
+            f"{where['test']} of {split.height}): {gate.reason}",
+            flush=True,
+        )
         if gate.passed:
             champion = make_champion(next_version, model, frame, features)
             outcome.promoted.append(next_version)
+            if outcome.first_promotion is None:
+                outcome.first_promotion = ran_at
         next_version += 1
     outcome.final_version = champion.version
     if eval_day is not None:
@@ -278,6 +347,28 @@ def main() -> None:
     parser.add_argument("--post-days", type=int, default=3, help="days after each change")
     parser.add_argument("--window-days", type=int, default=14, help="training window of retrains")
     parser.add_argument("--cooldown-hours", type=float, default=24.0)
+    parser.add_argument(
+        "--post-change-split",
+        action="store_true",
+        help="retrains split the rows since the episode's first drifted hour by machine "
+        "(half train, half test) instead of by time",
+    )
+    parser.add_argument(
+        "--post-change-weight", type=int, default=1, help="repeat post-change training rows"
+    )
+    parser.add_argument(
+        "--baseline-hours",
+        type=int,
+        default=0,
+        help="model and drift on features minus each machine's median of its previous N "
+        "hours (0: the platform's raw features)",
+    )
+    parser.add_argument(
+        "--post-change-hours",
+        type=float,
+        default=12.0,
+        help="labelled post-change hours a retrain waits for (after the label horizon)",
+    )
     parser.add_argument("--start-hour", type=int, default=6, help="scenario start hour of day")
     parser.add_argument("--scenarios", default="sensor_offset,supplier_change,fast_wear")
     parser.add_argument("--experiment", default="maintenance_default")
@@ -321,6 +412,8 @@ def main() -> None:
 
     began = time.perf_counter()
     clean = simulate(base, EPOCH, end)
+    raw_clean = clean["features"]
+    clean["features"] = relative_to_own_baseline(raw_clean, args.baseline_hours)
     print(
         f"clean plant: {clean['features'].height:,} feature rows "
         f"({time.perf_counter() - began:.0f} s)",
@@ -357,21 +450,27 @@ def main() -> None:
         began = time.perf_counter()
         spec = scenario_spec(name, change)
         changed = simulate(replace(base, scenarios=(spec,)), change_day, end)
-        features = pl.concat(
-            [clean["features"].filter(pl.col("hour") < change_day), changed["features"]]
-        )
+        features = pl.concat([raw_clean.filter(pl.col("hour") < change_day), changed["features"]])
+        features = relative_to_own_baseline(features, args.baseline_hours)
         events = pl.concat([clean["events"].filter(pl.col("ts") < change_day), changed["events"]])
         print(f"{name}: simulated ({time.perf_counter() - began:.0f} s)", flush=True)
         outcomes.append(
             run_loop(name, features, events, v1, post_hours, args, config, change, eval_day)
         )
 
-    cache_line = bench_reference_cache(clean["features"], v1.window)
+    cache_line = bench_reference_cache(raw_clean, v1.window)
     seconds = [s for o in outcomes for s in o.report_seconds]
     print(
         f"\n{args.machines} machines, champion v1 trained on {args.train_days} days, scenarios "
         f"start {change:%Y-%m-%d %H:%M} (after {args.clean_days} watched clean days), "
-        f"cool-down {args.cooldown_hours:g} h, retrain window {args.window_days} days"
+        f"cool-down {args.cooldown_hours:g} h, retrain window {args.window_days} days, "
+        f"retrain {HORIZON.total_seconds() / 3600:g} h label horizon + "
+        f"{args.post_change_hours:g} h after the first drifted report; features "
+        + (
+            f"relative to each machine's median of its previous {args.baseline_hours} h"
+            if args.baseline_hours
+            else "as the platform computes them"
+        )
     )
     print(
         f"one report (24 h x {args.machines} machines vs the champion's window): median "
@@ -380,11 +479,11 @@ def main() -> None:
     )
     print(cache_line)
     header = (
-        "| run | reports | drifted | hours to first drifted (hourly / daily) | retrains "
-        "| champion after | old champion ROC AUC / PR AUC / F1 "
-        "| new champion ROC AUC / PR AUC / F1 |"
+        "| run | reports | drifted | hours to first drifted (hourly / daily) | episodes "
+        "| retrains | hours to a promoted retrain | champion after "
+        "| old champion ROC AUC / PR AUC / F1 | new champion ROC AUC / PR AUC / F1 |"
     )
-    print("\n" + header + "\n|" + "---|" * 8)
+    print("\n" + header + "\n|" + "---|" * 10)
     for o in outcomes:
         if o.start is None:
             latency = "-"
@@ -393,10 +492,12 @@ def main() -> None:
             daily = fmt_hours(o.first_daily_drift, o.start)
             latency = f"{hourly} / {daily}"
         retrains = "; ".join(o.retrains) or "none"
+        promoted = "-" if o.start is None else fmt_hours(o.first_promotion, o.start + HOUR)
         old = " / ".join(fmt(o.old.get(k)) for k in ("roc_auc", "pr_auc", "f1")) if o.old else "-"
         new = " / ".join(fmt(o.new.get(k)) for k in ("roc_auc", "pr_auc", "f1")) if o.new else "-"
         print(
-            f"| {o.name} | {o.reports} | {o.drifted} | {latency} | {retrains} | "
+            f"| {o.name} | {o.reports} | {o.drifted} | {latency} | {o.episodes} | {retrains} | "
+            f"{promoted} | "
             f"v{o.final_version} | {old} | {new} |"
         )
     print("\nmost often drifted columns:")

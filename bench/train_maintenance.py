@@ -36,6 +36,7 @@ from mfg_assets.models.maintenance.dataset import select_split
 from mfg_assets.models.maintenance.evaluation import evaluate
 from mfg_assets.models.maintenance.training import train_maintenance_model
 from mfg_assets.plant.config import DirtConfig, PlantConfig
+from mfg_assets.plant.definition import load_definition, shipped_definitions
 from mfg_assets.plant.simulator import PlantSimulator
 
 EPOCH = datetime(2026, 11, 1, tzinfo=UTC)
@@ -79,6 +80,7 @@ def plant_training_set(
         sim.events(EPOCH, events_until),
         horizon,
         events_until=events_until,
+        failure_types=load_definition(shipped_definitions()["simulator"]).label_failure_types,
     )
     frame = (
         labels.select("machine_id", "hour", LABEL_COLUMN)

@@ -230,7 +230,10 @@ def monitoring_reports(plan: DemoPlan) -> list[Any]:
     requests = [
         ("feature_drift_report", hour_key(plan.end - timedelta(hours=back))) for back in (3, 2, 1)
     ]
-    requests.append(("inspection_drift_report", last_day.strftime("%Y-%m-%d")))
+    from mfg_assets.plant.definition import active_plant
+
+    if active_plant().inspections.enabled:  # a plant without inspections has no such report
+        requests.append(("inspection_drift_report", last_day.strftime("%Y-%m-%d")))
     if labelled_day >= plan.start:
         requests.append(("maintenance_model_performance", labelled_day.strftime("%Y-%m-%d")))
     results = []
@@ -322,8 +325,14 @@ def start_maintenance_service(plan: DemoPlan, env: dict[str, str]) -> subprocess
     return subprocess.Popen(cmd, cwd=ROOT, env=service_env, start_new_session=True)
 
 
-def served_prediction(plan: DemoPlan, proc: subprocess.Popen, timeout: float = 180.0) -> dict:
-    """Wait for the service, then ask it about two machines (features from the online store)."""
+def served_prediction(
+    plan: DemoPlan,
+    proc: subprocess.Popen,
+    timeout: float = 180.0,
+    machines: list[str] | None = None,
+) -> dict:
+    """Wait for the service, then ask it about ``machines`` (default: the simulator's first two)
+    with their features from the online store."""
     import httpx
 
     base = f"http://127.0.0.1:{plan.service_port}"
@@ -339,7 +348,7 @@ def served_prediction(plan: DemoPlan, proc: subprocess.Popen, timeout: float = 1
         if time.monotonic() > deadline:
             raise RuntimeError(f"the maintenance service was not ready after {timeout:.0f} s")
         time.sleep(1)
-    machines = [f"M{i:03d}" for i in range(1, min(plan.machines, 2) + 1)]
+    machines = machines or [f"M{i:03d}" for i in range(1, min(plan.machines, 2) + 1)]
     response = httpx.post(f"{base}/predict", json={"machine_ids": machines}, timeout=30)
     response.raise_for_status()
     answer = response.json()

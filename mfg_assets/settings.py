@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,10 +43,14 @@ class Settings(BaseSettings):
     )
     mfg_partitions_start: str = Field(
         DEFAULT_PARTITIONS_START,
-        description="first hourly partition, `YYYY-MM-DD[-HH:MM]`, UTC",
+        description="first hourly partition, `YYYY-MM-DD[-HH:MM]`, UTC; unset = the plant "
+        "definition's `partitions_start` when it declares one",
     )
     mfg_label_horizon_hours: int = Field(
-        24, ge=1, description="how far ahead a failure label looks (hours)"
+        24,
+        ge=1,
+        description="how far ahead a failure label looks (hours); unset = the plant "
+        "definition's `label.horizon_hours`",
     )
     mfg_training_window_days: int = Field(
         14, ge=1, description="days of labelled history a daily training set covers"
@@ -62,6 +67,30 @@ class Settings(BaseSettings):
         None,
         description="public datasets (`azure_pdm/`, `neu_det/`) for tests and benchmarks; "
         "default `../shared/datasets` beside the repository",
+    )
+
+    # --- scale-out (Celery workers, plant split by line) ----------------------------------
+    mfg_executor: Literal["default", "celery"] = Field(
+        "default",
+        description="where job steps run: `default` (processes of the run) or `celery` "
+        "(workers listening on MFG_CELERY_BROKER_URL)",
+    )
+    mfg_celery_broker_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker of the `celery` executor"
+    )
+    mfg_celery_backend_url: str = Field(
+        "redis://127.0.0.1:6379/1", description="Celery result backend of the `celery` executor"
+    )
+    mfg_celery_visibility_timeout_s: int = Field(
+        3600,
+        ge=1,
+        description="seconds before a step whose worker died is handed to another worker; "
+        "must exceed the longest step",
+    )
+    mfg_plant_lines: str | None = Field(
+        None,
+        description="comma-separated production lines (`L1,L2`) whose features are built "
+        "as one step per line; unset = one step for the whole plant",
     )
 
     # --- feature store ---------------------------------------------------------------------
@@ -127,6 +156,31 @@ class Settings(BaseSettings):
     mfg_drift_max_report_age_hours: float = Field(
         72, ge=0, description="older drift reports never retrain (backfills); 0 = no limit"
     )
+    mfg_drift_retrain_post_change_hours: float = Field(
+        12,
+        ge=0,
+        description="labelled plant hours after a drift episode opens that its retrain waits "
+        "for: it runs one label horizon plus this after the first drifted report",
+    )
+
+    # --- model gate --------------------------------------------------------------------------
+    mfg_gate_min_test_machines: int = Field(
+        10,
+        ge=1,
+        description="test machines with a failure the maintenance gate needs before it can "
+        "promote over a champion or baseline",
+    )
+    mfg_gate_bootstrap_resamples: int = Field(
+        1000, ge=50, description="machine resamples of the gate's bootstrap intervals"
+    )
+    mfg_gate_confidence: float = Field(
+        0.9, gt=0, lt=1, description="coverage of the gate's bootstrap intervals"
+    )
+    mfg_evaluation_window_days: float = Field(
+        3,
+        gt=0,
+        description="latest days of a maintenance training set held out as its test window",
+    )
 
     # --- serving ---------------------------------------------------------------------------
     mfg_maintenance_model_tag: str = Field(
@@ -179,6 +233,9 @@ class Settings(BaseSettings):
     )
     mfg_demo_defect_experiment: str = Field(
         "defect_default", description="defect experiment the demo trains"
+    )
+    mfg_demo_azure_days: int | None = Field(
+        None, ge=2, description="`make demo-azure`: days of the Azure slice it runs; unset = all"
     )
 
     @field_validator("mfg_storage_uri")
@@ -326,18 +383,47 @@ def plant_db_url() -> str:
 
 
 def partitions_start() -> datetime:
-    """First hourly partition (``MFG_PARTITIONS_START``), UTC."""
-    return _parse_start(get_settings().mfg_partitions_start)
+    """First hourly partition, UTC: ``MFG_PARTITIONS_START`` when set, else the active plant
+    definition's ``partitions_start`` (where its data begins), else the default."""
+    settings = get_settings()
+    if "mfg_partitions_start" not in settings.model_fields_set:
+        from mfg_assets.plant.definition import active_plant
+
+        declared = active_plant().partitions_start
+        if declared is not None:
+            return _parse_start(declared)
+    return _parse_start(settings.mfg_partitions_start)
 
 
 def label_horizon_hours() -> int:
-    """How far ahead a failure label looks (``MFG_LABEL_HORIZON_HOURS``, default 24)."""
-    return get_settings().mfg_label_horizon_hours
+    """How far ahead a failure label looks: ``MFG_LABEL_HORIZON_HOURS`` when set, else the
+    active plant definition's ``label.horizon_hours``."""
+    settings = get_settings()
+    if "mfg_label_horizon_hours" in settings.model_fields_set:
+        return settings.mfg_label_horizon_hours
+    from mfg_assets.plant.definition import active_plant
+
+    return active_plant().label.horizon_hours
 
 
 def training_window_days() -> int:
     """Days of labelled history a daily training set covers (``MFG_TRAINING_WINDOW_DAYS``)."""
     return get_settings().mfg_training_window_days
+
+
+def gate_settings() -> tuple[int, int, float]:
+    """Minimum failing test machines, bootstrap resamples and interval coverage of the gate."""
+    settings = get_settings()
+    return (
+        settings.mfg_gate_min_test_machines,
+        settings.mfg_gate_bootstrap_resamples,
+        settings.mfg_gate_confidence,
+    )
+
+
+def evaluation_window_days() -> float:
+    """Days of the maintenance test window (``MFG_EVALUATION_WINDOW_DAYS``)."""
+    return get_settings().mfg_evaluation_window_days
 
 
 if __name__ == "__main__":

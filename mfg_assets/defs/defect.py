@@ -30,7 +30,19 @@ from mfg_assets.defs.common.partitions import daily_partitions, trailing_window_
 from mfg_assets.settings import data_dir, training_window_days
 
 GROUP = "defect_model"
-DEFAULT_EXPERIMENT = "defect_default"
+
+
+def default_experiment() -> str:
+    """``defect_<active plant>`` when such an experiment ships (``defect_neu_det``), else
+    ``defect_default`` (the simulator plant's)."""
+    from mfg_assets.models.config import available_experiments
+    from mfg_assets.settings import get_settings
+
+    named = f"defect_{get_settings().mfg_plant}"
+    return named if named in available_experiments() else "defect_default"
+
+
+DEFAULT_EXPERIMENT = default_experiment()  # fixed when the code location loads
 MLFLOW_RESOURCE = "defect_mlflow"
 # Hourly inspection partitions loaded for the dataset of day D: the days D-(N-1) … D, where N is
 # MFG_TRAINING_WINDOW_DAYS; the experiment's data.window_days narrows it further.
@@ -38,8 +50,8 @@ WINDOW_DAYS = training_window_days()
 
 
 def defect_mlflow_experiment() -> str:
-    """The MLflow experiment the default defect experiment logs to (its YAML)."""
-    return mlflow_experiment_name(DEFAULT_EXPERIMENT)
+    """The MLflow experiment the active plant's default defect experiment logs to."""
+    return mlflow_experiment_name(default_experiment())
 
 
 class DefectDatasetConfig(dg.Config):

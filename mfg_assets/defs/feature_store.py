@@ -15,11 +15,16 @@ import polars as pl
 from mfg_assets.defs.common.partitions import daily_partitions, hourly_partitions
 from mfg_assets.defs.common.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
 from mfg_assets.features.labels import LABEL_COLUMN, LABEL_SCHEMA
-from mfg_assets.features.schema import feature_columns, feature_schema
+from mfg_assets.features.schema import (
+    model_feature_columns,
+    model_feature_schema,
+    model_features_asset,
+)
 from mfg_assets.features.splits import time_ordered_split
-from mfg_assets.settings import get_settings, training_window_days
+from mfg_assets.settings import evaluation_window_days, get_settings, training_window_days
 
 WINDOW_DAYS = training_window_days()
+FEATURES_ASSET = model_features_asset()  # the plant's model features (hourly or window)
 
 
 class FeatureStoreResource(dg.ConfigurableResource):
@@ -40,7 +45,7 @@ def feature_store_resource() -> FeatureStoreResource:
 
 @dg.asset(
     partitions_def=hourly_partitions,
-    deps=["machine_hourly_features"],
+    deps=[FEATURES_ASSET],
     backfill_policy=RANGED_BACKFILL,
     group_name="feature_store",
     kinds={"feast"},
@@ -55,7 +60,7 @@ def feature_store_resource() -> FeatureStoreResource:
             "training would have read).",
         )
     ],
-    description="Loads exactly this hour of machine_hourly_features into the Feast online "
+    description=f"Loads exactly this hour of {FEATURES_ASSET} into the Feast online "
     "store with materialize(start, end) for the partition window (never "
     "materialize_incremental, whose state `feast apply` resets).",
 )
@@ -87,7 +92,9 @@ class TrainingSetConfig(dg.Config):
     """How the labelled window is split (by time, never shuffled)."""
 
     validation_fraction: float = 0.15
-    test_fraction: float = 0.15
+    test_fraction: float = 0.15  # used when less than 2 days of labels precede test_days
+    # the rolling test window: the last N days (default MFG_EVALUATION_WINDOW_DAYS)
+    test_days: float | None = None
 
 
 @dg.asset(
@@ -128,12 +135,13 @@ def maintenance_training_set(
         )
     entity_rows = labels.select("machine_id", "event_timestamp", LABEL_COLUMN)
     frame = training_frame(feature_store.open(), entity_rows)
-    complete = frame.drop_nulls(feature_columns())
+    complete = frame.drop_nulls(model_feature_columns())
     dropped = frame.height - complete.height
     frame = time_ordered_split(
-        complete.cast({c: t for c, t in feature_schema().items() if c in complete.columns}),
+        complete.cast({c: t for c, t in model_feature_schema().items() if c in complete.columns}),
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
+        test_days=config.test_days if config.test_days is not None else evaluation_window_days(),
     )
     stats = frame.group_by("split").agg(
         pl.len().alias("rows"), pl.col(LABEL_COLUMN).mean().alias("positive_rate")

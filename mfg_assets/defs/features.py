@@ -14,7 +14,7 @@ from mfg_assets.defs.resources.io_managers import conform
 from mfg_assets.features import quality
 from mfg_assets.features.pipeline import CleaningConfig, build_features
 from mfg_assets.features.quarantine import empty_quarantine, with_source_columns
-from mfg_assets.features.schema import KEY_COLUMNS, feature_columns, feature_schema
+from mfg_assets.features.schema import KEY_COLUMNS, feature_schema, fillable_feature_columns
 from mfg_assets.features.shifts import ShiftRule
 from mfg_assets.features.spikes import SpikeFilter
 from mfg_assets.ingestion.extract import QUALITY_INSPECTIONS_SCHEMA, SENSOR_READINGS_SCHEMA
@@ -157,7 +157,7 @@ def machine_hourly_features(
         "non_empty", name, quality.partitions_non_empty({k: f.height for k, f in features.items()})
     )
     yield check_result("duplicate_keys", name, quality.unique_keys(frame, KEY_COLUMNS))
-    yield check_result("null_share", name, quality.null_share(frame, feature_columns()))
+    yield check_result("null_share", name, quality.null_share(frame, fillable_feature_columns()))
     yield check_result("physical_ranges", name, quality.features_in_physical_range(frame))
     yield check_result(
         "quarantine_share", name, quality.quarantine_share(build.rows_in, build.rows_quarantined)

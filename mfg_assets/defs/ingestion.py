@@ -19,7 +19,7 @@ from mfg_assets.defs.common.policies import HOURLY_FRESHNESS, PLANT_DB_RETRY, RA
 from mfg_assets.defs.resources import PlantDatabase
 from mfg_assets.features import quality
 from mfg_assets.ingestion import extract
-from mfg_assets.plant.catalog import DEFECT_TYPES, EVENT_TYPES
+from mfg_assets.plant.definition import active_plant
 from mfg_assets.storage.partitions import hour_key
 
 Extractor = Callable[[PlantDatabase, datetime, datetime], pl.DataFrame]
@@ -40,8 +40,8 @@ def plant_table_asset(
     description: str,
     extractor: Extractor,
     query: extract.WindowQuery,
-    value_rule: tuple[str, tuple[str, ...]] | None = None,
-    expect_rows: bool = True,
+    value_rule: tuple[str, str, Callable[[], tuple[str, ...]]] | None = None,
+    expect_rows: bool | Callable[[], bool] = True,
     counted: CountedExtractor | None = None,
     split_column: str | None = None,
 ) -> dg.AssetsDefinition:
@@ -49,7 +49,10 @@ def plant_table_asset(
 
     With ``counted``, the extractor also returns the database's row count per hour and the
     asset checks them (``source_rows``); rows are split into hours by ``split_column``
-    (default: the time column).
+    (default: the time column). ``value_rule`` is ``(column, what, allowed)``: every value of
+    ``column`` is one of ``allowed()`` (read when the asset runs: the active plant definition).
+    A callable ``expect_rows`` is asked when the asset runs (a plant without inspections
+    expects none).
     """
     checks = {"schema": SCHEMA} | ({"non_empty": NON_EMPTY} if expect_rows else {})
     if counted is not None:
@@ -57,7 +60,7 @@ def plant_table_asset(
     split_by = split_column or query.time_column
     schema = extract.SENSOR_READINGS_SCHEMA if counted is not None else query.schema
     if value_rule:
-        checks["known_values"] = f"Every {value_rule[0]} is one of {list(value_rule[1])}."
+        checks["known_values"] = f"Every {value_rule[0]} is one of {value_rule[1]}."
 
     @dg.asset(
         name=name,
@@ -110,13 +113,23 @@ def plant_table_asset(
                 )
             )
             yield check_result("source_rows", name, result)
-        if expect_rows:
+        if callable(expect_rows) and not expect_rows():
+            yield check_result(
+                "non_empty",
+                name,
+                quality.QualityResult(
+                    True, "WARN", f"the active plant definition expects no {query.table} rows"
+                ),
+            )
+        elif expect_rows:
             rows = {k: p.height for k, p in parts.items()}
             yield check_result("non_empty", name, quality.partitions_non_empty(rows))
         yield check_result("schema", name, quality.schema_matches(frame, schema))
         if value_rule:
-            column, allowed = value_rule
-            yield check_result("known_values", name, quality.values_in_set(frame, column, allowed))
+            column, _, allowed = value_rule
+            yield check_result(
+                "known_values", name, quality.values_in_set(frame, column, allowed())
+            )
 
     return _asset
 
@@ -137,13 +150,22 @@ quality_inspections = plant_table_asset(
     "End-of-line quality inspections recorded by the MES during the hour.",
     lambda db, a, b: db.quality_inspections(a, b),
     extract.QUALITY_INSPECTIONS,
-    value_rule=("defect_type", DEFECT_TYPES),
+    expect_rows=lambda: active_plant().inspections.enabled,
+    value_rule=(
+        "defect_type",
+        "the plant definition's inspection classes",
+        lambda: active_plant().inspections.classes,
+    ),
 )
 machine_events = plant_table_asset(
     "machine_events",
     "Failure and maintenance events recorded by the MES during the hour.",
     lambda db, a, b: db.machine_events(a, b),
     extract.MACHINE_EVENTS,
-    value_rule=("event_type", EVENT_TYPES),
+    value_rule=(
+        "event_type",
+        "the plant definition's event types",
+        lambda: tuple(e.name for e in active_plant().events),
+    ),
     expect_rows=False,  # most hours have no failure or maintenance, and that is good news
 )

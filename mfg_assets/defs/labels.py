@@ -13,6 +13,7 @@ from mfg_assets.defs.resources.io_managers import conform
 from mfg_assets.features.labels import LABEL_COLUMN, LABEL_SCHEMA, failure_labels
 from mfg_assets.features.schema import feature_schema
 from mfg_assets.ingestion.extract import MACHINE_EVENTS_SCHEMA
+from mfg_assets.plant.definition import active_plant
 from mfg_assets.settings import label_horizon_hours
 
 HORIZON_HOURS = label_horizon_hours()
@@ -37,11 +38,13 @@ def _events_recorded_until(context: dg.AssetExecutionContext):
 @dg.asset(
     name="failure_labels",
     description=(
-        f"For each machine-hour with features: 1 if a failure event follows within "
+        f"For each machine-hour with features: 1 if a failure event (the plant definition's "
+        f"failure event types) follows within "
         f"{HORIZON_HOURS} h of the hour's end, else 0 (plus hours_to_failure). Partition h "
         f"reads machine_events partitions h+1 … h+{HORIZON_HOURS}, so it becomes "
         f"materializable only once that future window exists (about {HORIZON_HOURS} h "
-        "after the hour): labels are never guessed. Horizon: MFG_LABEL_HORIZON_HOURS."
+        "after the hour): labels are never guessed. Horizon: the definition's label.horizon_hours "
+        "(MFG_LABEL_HORIZON_HOURS overrides it)."
     ),
     partitions_def=hourly_partitions,
     backfill_policy=RANGED_BACKFILL,
@@ -83,6 +86,7 @@ def failure_labels_asset(
         conform(machine_events, MACHINE_EVENTS_SCHEMA),
         horizon=horizon,
         events_until=recorded_until,
+        failure_types=active_plant().label_failure_types,
     )
     parts = split_by_hour(
         labels if labels.height else pl.DataFrame(schema=LABEL_SCHEMA),

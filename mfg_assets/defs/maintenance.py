@@ -15,12 +15,14 @@ from mfg_assets.defs.common.model_lifecycle import (
     TRAINING_TAGS,
     ExperimentRunConfig,
     champion_asset,
+    decision_run_tags,
     evaluation_outputs,
     lineage_tags,
     load_experiment_config,
     mlflow_experiment_name,
     promotion_gate_spec,
     trained_metadata,
+    transient_errors_retry,
 )
 from mfg_assets.defs.common.partitions import daily_partitions
 from mfg_assets.settings import data_dir, label_horizon_hours
@@ -93,14 +95,15 @@ def maintenance_model(
         )
 
     checkpoints = data_dir() / "checkpoints" / "maintenance" / context.partition_key
-    trained = MAINTENANCE.train_and_register(
-        maintenance_training_set,
-        experiment,
-        tags,
-        experiment=config.experiment,
-        out_dir=checkpoints,
-        on_epoch=on_epoch,
-    )
+    with transient_errors_retry(context):
+        trained = MAINTENANCE.train_and_register(
+            maintenance_training_set,
+            experiment,
+            tags,
+            experiment=config.experiment,
+            out_dir=checkpoints,
+            on_epoch=on_epoch,
+        )
     return dg.Output(
         trained.as_dict(),
         metadata=trained_metadata(
@@ -122,7 +125,9 @@ def maintenance_model(
     io_manager_key="model_io_manager",
     check_specs=[promotion_gate_spec("maintenance_model_evaluation", "test rows")],
     description="Held-out test metrics of the challenger (threshold chosen on validation) and "
-    "of the current champion on the same rows; confusion matrix, PR and ROC curves.",
+    "of the current champion on the same rows, with bootstrap intervals over machines; the "
+    "gate's decision against champion, prior and best single-feature heuristic (also the run "
+    "tag `mfg/promotion_decision`); planner metrics; confusion matrix, PR and ROC curves.",
 )
 def maintenance_model_evaluation(
     context: dg.AssetExecutionContext,
@@ -136,12 +141,69 @@ def maintenance_model_evaluation(
 
     challenger = TrainedVersion.from_dict(maintenance_model)
     experiment = _load_config(MaintenanceTrainingConfig(experiment=challenger.experiment))
-    test = maintenance_training_set.filter(pl.col(experiment.data.split_column) == TEST)
+    split = pl.col(experiment.data.split_column)
+    if maintenance_training_set.filter(split == TEST).is_empty():
+        raise dg.Failure("the training set has no test rows to evaluate on", allow_retries=False)
     plots_dir = data_dir() / "reports" / "maintenance" / context.partition_key
-    result = evaluate_against_champion(MAINTENANCE, challenger, test, experiment, plots_dir)
-    log_evaluation(result.challenger, plots_dir=plots_dir, run_id=challenger.run_id)
+    # the whole frame: the scorer evaluates its test rows, the heuristic is chosen on train rows
+    with transient_errors_retry(context):
+        result = evaluate_against_champion(
+            MAINTENANCE, challenger, maintenance_training_set, experiment, plots_dir
+        )
+        log_evaluation(result.challenger, plots_dir=plots_dir, run_id=challenger.run_id)
     plots_uri = publish_folder(plots_dir, "reports", f"maintenance/{context.partition_key}")
-    yield from evaluation_outputs(result, challenger.version, experiment.promotion, plots_uri)
+    context.instance.add_run_tags(
+        context.run_id, decision_run_tags(result.decision, challenger.version)
+    )
+    yield from evaluation_outputs(
+        result,
+        challenger.version,
+        experiment.promotion,
+        plots_uri,
+        metadata=evidence_metadata(result.evidence),
+    )
+
+
+def evidence_metadata(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The gate's evidence as UI metadata: comparisons with intervals, test rows and machines,
+    the heuristic, and the planner table."""
+    if not evidence:
+        return {}
+    lines = ["| vs | difference | interval |", "|---|---:|---|"]
+    for c in evidence["comparisons"]:
+        lines.append(
+            f"| {c['against']} | {c['difference']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] |"
+        )
+    boot = evidence["bootstrap"]
+    intervals = ["| scorer | roc_auc | pr_auc |", "|---|---|---|"]
+    for name, metrics in boot["scores"].items():
+        cells = [
+            f"{m['point']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+            for m in (metrics["roc_auc"], metrics["pr_auc"])
+        ]
+        intervals.append(f"| {name} | {' | '.join(cells)} |")
+    heuristic = evidence["heuristic"]
+    return {
+        "gate_comparisons": dg.MetadataValue.md("\n".join(lines)),
+        "bootstrap_intervals": dg.MetadataValue.md(
+            f"{boot['confidence']:.0%} intervals, {boot['valid_resamples']} of "
+            f"{boot['resamples']} machine resamples usable\n\n" + "\n".join(intervals)
+        ),
+        "test_rows": evidence["test_rows"],
+        "test_machines": evidence["test_machines"],
+        "test_failing_machines": evidence["test_failing_machines"],
+        "min_test_machines": evidence["min_test_machines"],
+        "test_window": ", ".join(evidence["test_window"]),
+        "heuristic_feature": f"{'-' if heuristic['sign'] < 0 else ''}{heuristic['feature']} "
+        f"(chosen on {heuristic['chosen_on']})",
+        "planner": dg.MetadataValue.md(evidence["planner_table"]),
+        **{
+            f"planner_{name}_{key}": float(value)
+            for name, values in evidence["planner"].items()
+            for key, value in values.items()
+            if key in ("share_warned_early", "median_lead_hours", "false_alarms_per_machine_week")
+        },
+    }
 
 
 maintenance_champion = champion_asset(
@@ -150,7 +212,8 @@ maintenance_champion = champion_asset(
     model_asset="maintenance_model",
     evaluation_asset="maintenance_model_evaluation",
     group="maintenance_model",
-    description="Moves the `champion` alias of `maintenance_model` to the evaluated challenger. "
-    "Runs only when the blocking `promotion_gate` check passed; roll back with "
+    description="Moves the `champion` alias of `maintenance_model` to the evaluated challenger "
+    "when its recorded gate decision passed; otherwise skips its materialization and records "
+    "an observation with the reason (the run still succeeds). Roll back with "
     "`mfg-models rollback maintenance`.",
 )

@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 
 from mfg_assets.defs.common.partitions import daily_partitions, hourly_partitions
+from mfg_assets.features.schema import model_features_asset
 from mfg_assets.monitoring.reports import FEATURE_WINDOW_HOURS
 from mfg_assets.settings import partitions_start
 from mfg_assets.storage.partitions import file_stem
@@ -129,8 +130,11 @@ _DAY_TO_HOURS = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partiti
         "failure_labels": dg.AssetIn(
             partition_mapping=_DAY_TO_HOURS, metadata={"allow_missing_partitions": True}
         ),
+        # the model's inputs: machine_window_features for a plant modelled on them (Azure)
         "machine_hourly_features": dg.AssetIn(
-            partition_mapping=_DAY_TO_HOURS, metadata={"allow_missing_partitions": True}
+            key=model_features_asset(),
+            partition_mapping=_DAY_TO_HOURS,
+            metadata={"allow_missing_partitions": True},
         ),
     },
     group_name="monitoring",

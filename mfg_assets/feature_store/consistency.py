@@ -28,7 +28,7 @@ import polars as pl
 from mfg_assets.feature_store.names import JOIN_KEY, TIMESTAMP_FIELD
 from mfg_assets.feature_store.offline import as_utc, latest_per_machine
 from mfg_assets.feature_store.online import reader_for
-from mfg_assets.features.schema import feature_columns, feature_schema
+from mfg_assets.features.schema import model_feature_columns, model_feature_schema
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -106,8 +106,8 @@ def check_online_offline(
     """Compare the online store with each sampled machine's latest offline row (see module doc)."""
     if not isinstance(offline_frame, pl.DataFrame):
         offline_frame = pl.from_pandas(offline_frame)
-    schema = feature_schema()
-    features = feature_columns()
+    schema = model_feature_schema()
+    features = model_feature_columns()
     needed = [JOIN_KEY, TIMESTAMP_FIELD, *features]
     if missing_cols := [c for c in needed if c not in offline_frame.columns]:
         raise ValueError(f"offline frame lacks columns {missing_cols}")

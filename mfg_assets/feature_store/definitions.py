@@ -1,5 +1,8 @@
 """Feast objects of the plant: entity ``machine``, view ``machine_hourly_features``, service
-``maintenance_model_v1``. Built by a function so that ``feast`` is imported only when needed."""
+``maintenance_model_v1``. Built by a function so that ``feast`` is imported only when needed.
+The view's fields are the active plant definition's model features (``model_feature_columns()``:
+the hourly summary, or the window features of a plant with rolling windows longer than an hour).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,14 @@ from mfg_assets.feature_store.names import (
     TIMESTAMP_FIELD,
     offline_source_dir,
 )
-from mfg_assets.features.schema import feature_columns, feature_schema
+from mfg_assets.features.schema import (
+    model_feature_columns,
+    model_feature_schema,
+    model_features_asset,
+    sensor_types,
+    uses_window_features,
+)
+from mfg_assets.plant.definition import active_plant
 
 if TYPE_CHECKING:
     from feast import Entity, FeatureService, FeatureView, FileSource
@@ -58,12 +68,14 @@ def build_definitions(source_path: str | Path | None = None) -> FeastDefinitions
     from feast.value_type import ValueType
 
     path = Path(source_path) if source_path is not None else offline_source_dir()
-    schema = feature_schema()
+    plant = active_plant()
+    schema = model_feature_schema(plant)
+    asset = model_features_asset(plant)
     entity = Entity(
         name=ENTITY_NAME,
         join_keys=[JOIN_KEY],
         value_type=ValueType.STRING,
-        description="A production machine (CNC mill, lathe, press) on the plant floor.",
+        description=f"A production machine of the {plant.name} plant.",
         tags=TAGS,
         owner=OWNER,
     )
@@ -72,14 +84,14 @@ def build_definitions(source_path: str | Path | None = None) -> FeastDefinitions
         path=str(path),
         timestamp_field=TIMESTAMP_FIELD,
         description=(
-            "Daily parquet mirror of the hourly machine_hourly_features partitions; "
+            f"Daily parquet mirror of the hourly {asset} partitions; "
             "event_timestamp is the end of the hour the row summarises."
         ),
         tags=TAGS,
         owner=OWNER,
     )
     fields = [Field(name=JOIN_KEY, dtype=String)] + [
-        Field(name=name, dtype=_feast_dtype(schema[name])) for name in feature_columns()
+        Field(name=name, dtype=_feast_dtype(schema[name])) for name in model_feature_columns(plant)
     ]
     feature_view = FeatureView(
         name=FEATURE_VIEW_NAME,
@@ -89,8 +101,14 @@ def build_definitions(source_path: str | Path | None = None) -> FeastDefinitions
         ttl=FEATURE_TTL,
         online=True,
         description=(
-            "Hourly sensor statistics (mean/std/min/max/last/slope per sensor), reading counts "
-            "and inspection defect counts per machine."
+            f"Window features per machine-hour from {asset} (rolling statistics of "
+            f"{', '.join(sensor_types(plant))}, event counts, hours since maintenance, machine "
+            f"attributes; plant {plant.name})."
+            if uses_window_features(plant)
+            else f"Hourly sensor statistics (mean/std/min/max/last/slope of "
+            f"{', '.join(sensor_types(plant))}) and reading counts per machine"
+            + (", with inspection defect counts" if plant.inspections.enabled else "")
+            + f" (plant {plant.name})."
         ),
         tags=TAGS,
         owner=OWNER,

@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from mfg_assets.features.schema import TIMESTAMP_COLUMN, feature_columns
+from mfg_assets.features.schema import TIMESTAMP_COLUMN, model_feature_columns, model_features_asset
 from mfg_assets.settings import data_dir, get_settings
 from mfg_assets.storage.partitions import local_asset_dir
 
@@ -29,8 +29,15 @@ TIMESTAMP_FIELD = TIMESTAMP_COLUMN  # end of the hour = when the row's features 
 FEATURE_TTL = timedelta(hours=6)
 
 # Asset whose hourly partitions feed Feast (stored as :mod:`mfg_assets.storage.partitions` lays
-# out every asset's partitions).
+# out every asset's partitions): machine_hourly_features, or machine_window_features for a plant
+# modelled on window features (see mfg_assets.features.schema.model_features_asset).
 FEATURES_ASSET = "machine_hourly_features"
+
+
+def features_asset() -> str:
+    """The active plant's model features asset (``FEATURES_ASSET`` for the simulator)."""
+    return model_features_asset()
+
 
 PROFILE_ENV = "MFG_FEATURE_STORE"
 PROJECT_ENV = "MFG_FEAST_PROJECT"
@@ -42,8 +49,9 @@ _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
 
 
 def feature_refs() -> list[str]:
-    """``machine_hourly_features:<feature>`` per model feature, in ``feature_columns()`` order."""
-    return [f"{FEATURE_VIEW_NAME}:{name}" for name in feature_columns()]
+    """``machine_hourly_features:<feature>`` per model feature, in ``model_feature_columns()``
+    order (the view keeps its name whichever asset feeds it)."""
+    return [f"{FEATURE_VIEW_NAME}:{name}" for name in model_feature_columns()]
 
 
 def project_name() -> str:
@@ -70,7 +78,7 @@ def profile_name(profile: str | None = None) -> str:
 
 def partitions_dir() -> Path:
     """The local folder of the hourly features partitions (embedded profile)."""
-    return local_asset_dir(FEATURES_ASSET)
+    return local_asset_dir(features_asset())
 
 
 def feature_store_dir() -> Path:

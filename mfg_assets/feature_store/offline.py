@@ -36,15 +36,15 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from mfg_assets.feature_store.errors import FeatureStoreError, PartitionsNotFoundError
-from mfg_assets.feature_store.names import FEATURES_ASSET, JOIN_KEY, offline_source_dir
-from mfg_assets.features.schema import TIMESTAMP_COLUMN, TS_DTYPE, feature_schema
+from mfg_assets.feature_store.names import JOIN_KEY, features_asset, offline_source_dir
+from mfg_assets.features.schema import TIMESTAMP_COLUMN, TS_DTYPE, model_feature_schema
 from mfg_assets.storage.files import FileStore, LocalFileStore
 from mfg_assets.storage.partitions import (
     PartitionStore,
@@ -78,7 +78,7 @@ class PartitionSource:
     """Where the hourly feature partitions are: a warehouse's file store and the asset in it."""
 
     store: FileStore
-    asset: str = FEATURES_ASSET
+    asset: str = field(default_factory=features_asset)
 
     @property
     def partitions(self) -> PartitionStore:
@@ -158,8 +158,9 @@ def _stored_fingerprint(path: Path) -> str | None:
 
 
 def conform(frame: pl.DataFrame, *, origin: str) -> pl.DataFrame:
-    """``frame`` with exactly the ``feature_schema()`` columns and dtypes, or a clear error."""
-    schema = feature_schema()
+    """``frame`` with exactly the ``model_feature_schema()`` columns and dtypes, or a clear
+    error."""
+    schema = model_feature_schema()
     missing = [c for c in schema if c not in frame.columns]
     if missing:
         raise FeatureStoreError(f"{origin} lacks feature columns {missing}")
@@ -174,7 +175,8 @@ def _build_day(source: PartitionSource, files: list[StoredPartition]) -> pl.Data
         conform(frame, origin=f"partition {source.partitions.uri(source.asset, p.key)}")
         for p, frame in zip(files, source.read_all(files), strict=True)
     ]
-    day = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=feature_schema())
+    empty = pl.DataFrame(schema=model_feature_schema())
+    day = pl.concat(frames, how="vertical") if frames else empty
     keyless = pl.col(JOIN_KEY).is_null() | pl.col(TIMESTAMP_COLUMN).is_null()
     if dropped := day.filter(keyless).height:
         # Feast can neither serve nor join such rows (and dask's sort fails on null timestamps)
@@ -269,7 +271,7 @@ def read_offline(
     target = offline_source_dir()
     paths = [p for d in days if (p := target / file_name(d)).exists()]
     if not paths:
-        return pl.DataFrame(schema=feature_schema())
+        return pl.DataFrame(schema=model_feature_schema())
     ts = pl.col(TIMESTAMP_COLUMN)
     lower = ts >= pl.lit(lo, dtype=TS_DTYPE) if include_lo else ts > pl.lit(lo, dtype=TS_DTYPE)
     return (

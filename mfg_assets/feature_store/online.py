@@ -1,7 +1,7 @@
 """Online feature lookup by machine id — the serving path (BentoML, consistency checks).
 
 ``online_features(store, ["M01", "M02"])`` returns one row per requested id, in request order,
-with ``machine_id``, every feature of ``feature_columns()`` and the row's ``event_timestamp``
+with ``machine_id``, every feature of ``model_feature_columns()`` and the row's ``event_timestamp``
 (end of the hour the features describe). Ids without features in the online store raise
 :class:`UnknownMachineError` listing them — a row of nulls is never passed off as features.
 
@@ -30,7 +30,7 @@ from mfg_assets.feature_store.errors import (
     UnknownMachineError,
 )
 from mfg_assets.feature_store.names import FEATURE_VIEW_NAME, JOIN_KEY, TIMESTAMP_FIELD
-from mfg_assets.features.schema import TS_DTYPE, feature_columns, feature_schema
+from mfg_assets.features.schema import TS_DTYPE, model_feature_columns, model_feature_schema
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -77,7 +77,7 @@ class OnlineFeatureReader:
                 f"feature view {FEATURE_VIEW_NAME!r} is not registered in project "
                 f"{self.project!r}: open the store with open_store(apply=True) first"
             ) from exc
-        self.features = feature_columns()
+        self.features = model_feature_columns()
         registered = {f.name for f in self.feature_view.features}
         if missing := [f for f in self.features if f not in registered]:
             raise FeatureStoreNotReadyError(
@@ -89,7 +89,7 @@ class OnlineFeatureReader:
         self._config = store.config
         self._entity_key = EntityKey
         self._value = Value
-        schema = feature_schema()
+        schema = model_feature_schema()
         self.schema: dict[str, pl.DataType] = {
             JOIN_KEY: pl.String(),
             **{name: schema[name] for name in self.features},
@@ -195,7 +195,7 @@ def online_features(
 ) -> pl.DataFrame:
     """Latest online features of ``machine_ids``: one row per id, in the order requested.
 
-    Columns: ``machine_id``, ``feature_columns()``, ``event_timestamp``. Raises
+    Columns: ``machine_id``, ``model_feature_columns()``, ``event_timestamp``. Raises
     :class:`UnknownMachineError` for ids without features, :class:`StaleFeaturesError` when
     ``max_age`` is given and a row is older, ``ValueError``/``TypeError`` for malformed ids.
     An empty id list gives an empty frame with the same columns.

@@ -57,7 +57,7 @@ from mfg_assets.feature_store.offline import (
     sync_offline_store,
 )
 from mfg_assets.feature_store.online import forget_reader, reader_for
-from mfg_assets.features.schema import TS_DTYPE, feature_columns, feature_schema
+from mfg_assets.features.schema import TS_DTYPE, model_feature_columns, model_feature_schema
 
 if TYPE_CHECKING:
     from feast import FeatureStore, RepoConfig
@@ -206,13 +206,13 @@ class MaterializeResult:
 
 def _rows_frame(rows: dict[str, tuple[datetime, tuple[Any, ...]]]) -> pl.DataFrame:
     """Online rows (as fetched by the reader) as a ``write_online`` frame."""
-    schema = feature_schema()
+    schema = model_feature_schema()
     return pl.DataFrame(
         [(m, ts, *values) for m, (ts, values) in rows.items()],
         schema={
             JOIN_KEY: pl.String(),
             TIMESTAMP_FIELD: TS_DTYPE,
-            **{n: schema[n] for n in feature_columns()},
+            **{n: schema[n] for n in model_feature_columns()},
         },
         orient="row",
     )
@@ -278,11 +278,11 @@ def materialize_window(store: FeatureStore, start: datetime, end: datetime) -> M
 
 def _online_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` reduced to key, timestamp and features in schema dtypes; rejects empty rows."""
-    features = feature_columns()
+    features = model_feature_columns()
     missing = [c for c in (JOIN_KEY, TIMESTAMP_FIELD, *features) if c not in frame.columns]
     if missing:
         raise ValueError(f"write_online needs columns {missing}")
-    schema = feature_schema()
+    schema = model_feature_schema()
     frame = frame.select(
         pl.col(JOIN_KEY).cast(pl.String),
         pl.col(TIMESTAMP_FIELD).cast(TS_DTYPE),
@@ -368,24 +368,24 @@ def _entity_frame(entity_rows: Any) -> pl.DataFrame:
 
 def _feature_names(features: Sequence[str] | None) -> list[str]:
     if features is None:
-        return feature_columns()
-    known = feature_columns()
+        return model_feature_columns()
+    known = model_feature_columns()
     names = [f.split(":", 1)[1] if ":" in f else f for f in features]
     views = {f.split(":", 1)[0] for f in features if ":" in f}
     unknown = [n for n in names if n not in known] + sorted(views - {FEATURE_VIEW_NAME})
     if unknown:
-        raise ValueError(f"unknown features {unknown}; choose from feature_columns()")
+        raise ValueError(f"unknown features {unknown}; choose from model_feature_columns()")
     wanted = set(names)
     return [n for n in known if n in wanted]
 
 
 def _null_features(keys: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    schema = feature_schema()
+    schema = model_feature_schema()
     return keys.with_columns([pl.lit(None, dtype=schema[n]).alias(n) for n in names])
 
 
 def _conform_features(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    schema = feature_schema()
+    schema = model_feature_schema()
     return frame.select(
         pl.col(JOIN_KEY).cast(pl.String),
         pl.col(TIMESTAMP_FIELD).cast(TS_DTYPE),
@@ -439,7 +439,7 @@ def _feast_point_in_time(
     store with the same definitions, its source folder holding links to those day files).
     """
     target = offline_source_dir()
-    all_features = names == feature_columns()
+    all_features = names == model_feature_columns()
     refs = [f"{FEATURE_VIEW_NAME}:{n}" for n in names]
     parts = []
     scratch_root = target.parent / ".scratch"

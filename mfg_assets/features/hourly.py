@@ -2,7 +2,8 @@
 
 The seed's transform: pivot ``sensor_type`` into columns, fill gaps by linear interpolation
 along time per machine, floor to the hour, aggregate, and join the inspection outcomes of the
-same machine and hour.
+same machine and hour. The sensors are the active plant definition's; a plant without quality
+inspections has no inspection columns.
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from mfg_assets.features.quarantine import SENSOR_ENUM
-from mfg_assets.features.schema import TIMESTAMP_COLUMN, empty_features, feature_schema
-from mfg_assets.plant.catalog import SENSOR_TYPES
+from mfg_assets.features.quarantine import sensor_enum
+from mfg_assets.features.schema import (
+    TIMESTAMP_COLUMN,
+    empty_features,
+    feature_schema,
+    inspection_columns,
+    sensor_types,
+)
 
 
 def pivot_sensors(readings: pl.DataFrame) -> pl.DataFrame:
@@ -26,14 +32,15 @@ def pivot_sensors(readings: pl.DataFrame) -> pl.DataFrame:
     times faster than ``DataFrame.pivot`` on millions of readings.
     """
     schema = {"machine_id": pl.String(), "ts": pl.Datetime("us", "UTC")}
-    code = pl.col("sensor_type").cast(SENSOR_ENUM, strict=False).to_physical()
+    sensors = sensor_types()
+    code = pl.col("sensor_type").cast(sensor_enum(), strict=False).to_physical()
     long = (
         readings.select("machine_id", "ts", "value", code.alias("_sensor"))
         .drop_nulls("_sensor")
         .sort("machine_id", "ts", "_sensor", maintain_order=True)
     )
     if long.is_empty():
-        return pl.DataFrame(schema=schema | {s: pl.Float64() for s in SENSOR_TYPES})
+        return pl.DataFrame(schema=schema | {s: pl.Float64() for s in sensors})
     starts = (pl.col("machine_id") != pl.col("machine_id").shift(1)) | (
         pl.col("ts") != pl.col("ts").shift(1)
     )
@@ -43,7 +50,7 @@ def pivot_sensors(readings: pl.DataFrame) -> pl.DataFrame:
     sensor = long["_sensor"].to_numpy()
     values = long["value"].to_numpy()
     columns = {}
-    for index, name in enumerate(SENSOR_TYPES):
+    for index, name in enumerate(sensors):
         rows = np.flatnonzero(sensor == index)[::-1]  # reversed: the first value wins
         column = np.full(n_groups, np.nan)
         column[group[rows]] = values[rows]
@@ -52,13 +59,13 @@ def pivot_sensors(readings: pl.DataFrame) -> pl.DataFrame:
     wide = keys.with_columns(
         [pl.Series(name, column).fill_nan(None) for name, column in columns.items()]
     )
-    return wide.cast(schema | {s: pl.Float64() for s in SENSOR_TYPES})
+    return wide.cast(schema | {s: pl.Float64() for s in sensors})
 
 
 def interpolate_gaps(wide: pl.DataFrame) -> pl.DataFrame:
     """Linear interpolation along time per machine, between measured neighbours only: a gap
     at the start or end of the window stays empty (nothing is extrapolated or carried)."""
-    filled = [pl.col(s).interpolate_by("ts").over("machine_id") for s in SENSOR_TYPES]
+    filled = [pl.col(s).interpolate_by("ts").over("machine_id") for s in sensor_types()]
     return wide.sort("machine_id", "ts").with_columns(filled)
 
 
@@ -72,7 +79,8 @@ def aggregate_hourly(wide: pl.DataFrame) -> pl.DataFrame:
     hour = pl.col("ts").dt.truncate("1h")
     t = ((pl.col("ts") - hour).dt.total_microseconds() / 60e6).alias("_t")
     aggs: list[pl.Expr] = [pl.col("_observed").sum().cast(pl.Int64).alias("n_readings")]
-    for s in SENSOR_TYPES:
+    sensors = sensor_types()
+    for s in sensors:
         t_s = pl.when(pl.col(s).is_not_null()).then(pl.col("_t"))  # times this sensor has
         aggs += [
             pl.col(s).mean().alias(f"{s}_mean"),
@@ -91,7 +99,7 @@ def aggregate_hourly(wide: pl.DataFrame) -> pl.DataFrame:
         .agg(aggs)
     )
     slopes = []
-    for s in SENSOR_TYPES:
+    for s in sensors:
         n, st, stt = pl.col(f"_n_{s}"), pl.col(f"_st_{s}"), pl.col(f"_stt_{s}")
         denominator = n * stt - st * st
         slopes.append(
@@ -99,7 +107,7 @@ def aggregate_hourly(wide: pl.DataFrame) -> pl.DataFrame:
             .then((n * pl.col(f"_stx_{s}") - st * pl.col(f"{s}_mean") * n) / denominator)
             .alias(f"{s}_slope")
         )
-    helpers = [f"{p}_{s}" for s in SENSOR_TYPES for p in ("_n", "_st", "_stt", "_stx")]
+    helpers = [f"{p}_{s}" for s in sensors for p in ("_n", "_st", "_stt", "_stx")]
     return hourly.with_columns(slopes).drop(helpers)
 
 
@@ -126,17 +134,19 @@ def hourly_features(clean: pl.DataFrame, inspections: pl.DataFrame) -> pl.DataFr
         return empty_features()
     wide = pivot_sensors(clean)
     wide = wide.with_columns(
-        pl.sum_horizontal(pl.col(SENSOR_TYPES).is_not_null()).alias("_observed")
+        pl.sum_horizontal(pl.col(sensor_types()).is_not_null()).alias("_observed")
     )
     hourly = aggregate_hourly(interpolate_gaps(wide))
-    joined = hourly.join(inspection_outcomes(inspections), on=["machine_id", "hour"], how="left")
-    schema = feature_schema()
-    features = (
-        joined.with_columns(
-            (pl.col("hour") + timedelta(hours=1)).alias(TIMESTAMP_COLUMN),
+    if inspection_columns():
+        hourly = hourly.join(
+            inspection_outcomes(inspections), on=["machine_id", "hour"], how="left"
+        ).with_columns(
             pl.col("n_inspections", "n_defects").fill_null(0),
             pl.col("defect_rate").fill_null(0.0),
         )
+    schema = feature_schema()
+    features = (
+        hourly.with_columns((pl.col("hour") + timedelta(hours=1)).alias(TIMESTAMP_COLUMN))
         .select(list(schema))
         .cast(schema)
         .sort("hour", "machine_id")

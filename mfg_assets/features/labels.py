@@ -7,6 +7,7 @@ fully covered by recorded events is not produced — never guessed as "no failur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -26,11 +27,14 @@ def failure_labels(
     events: pl.DataFrame,
     horizon: timedelta,
     events_until: datetime,
+    failure_types: Sequence[str],
 ) -> pl.DataFrame:
     """Labels for the ``(machine_id, hour)`` rows in ``running``.
 
     ``events`` are machine events (``ts, machine_id, event_type``) recorded up to
-    ``events_until``; rows whose look-ahead window ends after that are dropped.
+    ``events_until``; rows whose look-ahead window ends after that are dropped. An event is a
+    failure when its type is one of ``failure_types`` (the plant definition's
+    ``label_failure_types``: ``failure`` for the simulator, ``failure_comp1`` … for Azure).
     """
     if running.is_empty():
         return pl.DataFrame(schema=LABEL_SCHEMA)
@@ -42,7 +46,7 @@ def failure_labels(
         .sort("event_timestamp")
     )
     failures = (
-        events.filter(pl.col("event_type") == "failure")
+        events.filter(pl.col("event_type").is_in(list(failure_types)))
         .select("machine_id", pl.col("ts").alias("failure_ts"))
         .sort("failure_ts")
     )

@@ -21,6 +21,7 @@ from mfg_assets.features.quarantine import (
     usable_reading,
     with_source_columns,
 )
+from mfg_assets.features.schema import sensor_types
 from mfg_assets.features.shifts import (
     ShiftRule,
     hourly_levels,
@@ -28,7 +29,6 @@ from mfg_assets.features.shifts import (
     stuck_sensors,
 )
 from mfg_assets.features.spikes import SpikeFilter, flag_spikes, in_series_order
-from mfg_assets.plant.catalog import SENSOR_TYPES
 
 HOUR = timedelta(hours=1)
 REFERENCE_STRIDE = 4  # the previous hour's level needs a median, not every reading
@@ -71,7 +71,7 @@ class FeatureBuild:
 
 def _per_sensor(frame: pl.DataFrame) -> dict[str, int]:
     found = dict(frame.group_by("sensor_type").len().iter_rows()) if frame.height else {}
-    return {s: int(found.get(s, 0)) for s in SENSOR_TYPES}
+    return {s: int(found.get(s, 0)) for s in sensor_types()}
 
 
 def build_features(

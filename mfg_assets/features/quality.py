@@ -12,7 +12,7 @@ from typing import Literal
 
 import polars as pl
 
-from mfg_assets.plant.catalog import SENSORS
+from mfg_assets.features.schema import plant_sensors
 
 Severity = Literal["WARN", "ERROR"]
 
@@ -78,15 +78,15 @@ def unique_keys(frame: pl.DataFrame, keys: Sequence[str]) -> QualityResult:
 
 
 def features_in_physical_range(features: pl.DataFrame) -> QualityResult:
-    """Hourly min/max of every sensor lie inside what the instrument can report."""
+    """Hourly min/max of every sensor lie inside what the instrument can report (the active
+    plant definition's ``range`` per sensor)."""
     bad: dict[str, int] = {}
-    for spec in SENSORS:
+    for spec in plant_sensors():
         lo, hi = f"{spec.name}_min", f"{spec.name}_max"
         if lo not in features.columns:
             continue
-        outside = features.filter(
-            (pl.col(lo) < spec.physical_min) | (pl.col(hi) > spec.physical_max)
-        ).height
+        low, high = spec.range
+        outside = features.filter((pl.col(lo) < low) | (pl.col(hi) > high)).height
         if outside:
             bad[spec.name] = outside
     ok = not bad

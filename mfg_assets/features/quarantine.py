@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mfg_assets.plant.catalog import SENSORS
+from mfg_assets.features.schema import plant_sensors
 
 READING_KEY = ("ts", "machine_id", "sensor_type")
 
@@ -44,22 +44,30 @@ def reason_counts(quarantined: pl.DataFrame) -> dict[str, int]:
     return {reason: int(found.get(reason, 0)) for reason in REASONS}
 
 
-SENSOR_ENUM = pl.Enum([s.name for s in SENSORS])
-_PHYSICAL_MIN = pl.Series([s.physical_min for s in SENSORS], dtype=pl.Float64)
-_PHYSICAL_MAX = pl.Series([s.physical_max for s in SENSORS], dtype=pl.Float64)
+def sensor_enum() -> pl.Enum:
+    """The active plant's sensor names as a polars Enum (category code = definition order)."""
+    return pl.Enum([s.name for s in plant_sensors()])
+
+
+def physical_bounds() -> tuple[pl.Series, pl.Series]:
+    """Lower and upper physical bound per sensor, indexed by :func:`sensor_enum` code."""
+    sensors = plant_sensors()
+    return (
+        pl.Series([s.range[0] for s in sensors], dtype=pl.Float64),
+        pl.Series([s.range[1] for s in sensors], dtype=pl.Float64),
+    )
 
 
 def usable_reading(known_machines: pl.Series) -> pl.Expr:
     """True for a reading from a known machine and sensor with a value in physical range."""
-    sensor = pl.col("sensor_type").cast(SENSOR_ENUM, strict=False)
+    sensor = pl.col("sensor_type").cast(sensor_enum(), strict=False)
     code = sensor.to_physical()
+    low, high = physical_bounds()
     return (
         pl.col("machine_id").is_in(known_machines.implode())
         & sensor.is_not_null()
         & pl.col("value").is_not_nan()
-        & pl.col("value").is_between(
-            pl.lit(_PHYSICAL_MIN).gather(code), pl.lit(_PHYSICAL_MAX).gather(code)
-        )
+        & pl.col("value").is_between(pl.lit(low).gather(code), pl.lit(high).gather(code))
     ).fill_null(False)
 
 
@@ -72,11 +80,10 @@ def triage_readings(readings: pl.DataFrame, known_machines: list[str] | pl.Serie
     """
     known = pl.Series(list(known_machines), dtype=pl.String).unique().sort()
     machine = pl.col("machine_id").cast(pl.Enum(known), strict=False)
-    sensor = pl.col("sensor_type").cast(SENSOR_ENUM, strict=False)
+    sensor = pl.col("sensor_type").cast(sensor_enum(), strict=False)
     code = pl.col("_sensor").to_physical()
-    in_range = pl.col("value").is_between(
-        pl.lit(_PHYSICAL_MIN).gather(code), pl.lit(_PHYSICAL_MAX).gather(code)
-    )
+    low, high = physical_bounds()
+    in_range = pl.col("value").is_between(pl.lit(low).gather(code), pl.lit(high).gather(code))
     readings = with_source_columns(readings)
     code_of = {name: i + 1 for i, name in enumerate(REASONS)}
     reason = (
@@ -99,10 +106,13 @@ def triage_readings(readings: pl.DataFrame, known_machines: list[str] | pl.Serie
     labelled = labelled.with_columns(reason.alias("_reason")).with_row_index("_row")
     # Duplicates: an integer key (ms, machine, sensor) sorted once finds the few repeated keys
     # (cheaper than hashing millions of distinct keys); the exact key (µs timestamps) then
-    # decides among those candidates.
+    # decides among those candidates. The key is exact per millisecond for any number of
+    # machines and sensors (stride = machines × sensors of the plant).
+    n_sensors = len(plant_sensors())
+    stride = max(known.len(), 1) * n_sensors
     coarse = (
-        pl.col("ts").dt.epoch("ms") * 8192
-        + pl.col("_machine").to_physical().cast(pl.Int64) * 8
+        pl.col("ts").dt.epoch("ms") * stride
+        + pl.col("_machine").to_physical().cast(pl.Int64) * n_sensors
         + code.cast(pl.Int64)
     )
     keys = labelled.select(pl.when(pl.col("_reason") == 0).then(coarse).alias("k"))["k"]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mfg_assets.features.quarantine import SENSOR_ENUM
-from mfg_assets.plant.catalog import SENSOR_TYPES
+from mfg_assets.features.quarantine import sensor_enum
+from mfg_assets.features.schema import sensor_types
 
 MAD_TO_STD = 1.4826  # MAD of a normal distribution × this = its standard deviation
 
@@ -46,9 +46,11 @@ def in_series_order(readings: pl.DataFrame, known_machines: list[str]) -> pl.Dat
     moves integers, not millions of strings."""
     machines = sorted(set(known_machines))
     machine_enum = pl.Enum(machines)
-    n_sensors = len(SENSOR_TYPES)
+    sensors = sensor_types()
+    sensor_codes = sensor_enum()
+    n_sensors = len(sensors)
     machine = pl.col("machine_id").cast(machine_enum).to_physical().cast(pl.UInt32)
-    sensor = pl.col("sensor_type").cast(SENSOR_ENUM).to_physical().cast(pl.UInt32)
+    sensor = pl.col("sensor_type").cast(sensor_codes).to_physical().cast(pl.UInt32)
     keyed = readings.with_columns((machine * n_sensors + sensor).alias(SERIES_KEY)).drop(
         "machine_id", "sensor_type"
     )
@@ -61,9 +63,7 @@ def in_series_order(readings: pl.DataFrame, known_machines: list[str]) -> pl.Dat
         pl.lit(pl.Series(machines, dtype=machine_enum))
         .gather(key // n_sensors)
         .alias("machine_id"),
-        pl.lit(pl.Series(SENSOR_TYPES, dtype=SENSOR_ENUM))
-        .gather(key % n_sensors)
-        .alias("sensor_type"),
+        pl.lit(pl.Series(sensors, dtype=sensor_codes)).gather(key % n_sensors).alias("sensor_type"),
     )
 
 

@@ -9,6 +9,7 @@ YOLO's own ``val`` key appears only in a YOLO dataset's ``data.yaml``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -48,18 +49,39 @@ def split_labels(
     return labels
 
 
+MIN_TRAIN_DAYS = 2.0  # a test window is used only when at least this much history precedes it
+
+
+def window_test_fraction(times: Sequence[Any], test_days: float, test_fraction: float) -> float:
+    """The share of ``times`` (sorted) in their last ``test_days`` days, when at least
+    :data:`MIN_TRAIN_DAYS` more precede them to train and validate on; else ``test_fraction``."""
+    if len(times) < 2:
+        return test_fraction
+    span_days = (times[-1] - times[0]).total_seconds() / 86400
+    if span_days < test_days + MIN_TRAIN_DAYS:
+        return test_fraction
+    cut = times[-1] - timedelta(days=test_days)
+    return sum(1 for t in times if t > cut) / len(times)
+
+
 def time_ordered_split(
     frame: pl.DataFrame,
     time_column: str = "event_timestamp",
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
+    test_days: float | None = None,
 ) -> pl.DataFrame:
     """Add a ``split`` column by :func:`split_labels` over the distinct timestamps.
 
     Fractions are of distinct timestamps, so every machine's row for one hour lands in the
     same split and nothing from a later hour trains a model evaluated on an earlier one.
+    With ``test_days`` the test split is the last ``test_days`` days instead, where enough
+    history precedes them (:func:`window_test_fraction`).
     """
     times = frame[time_column].unique().sort()
+    if test_days is not None:
+        test_fraction = window_test_fraction(times.to_list(), test_days, test_fraction)
+        validation_fraction = min(validation_fraction, (1 - test_fraction) / 2)
     splits = pl.DataFrame(
         {
             time_column: times,

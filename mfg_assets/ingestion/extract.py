@@ -259,15 +259,15 @@ def extract_sensor_readings_counted(
         raise ValueError("window bounds must be timezone-aware (UTC)")
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        ranges = _sqlite_ranges(start, end)
-        params = tuple(bound for r in ranges for bound in r[1:])
-        count_sql, count_params = _sqlite_counts(start, end)
-        rows, counts = _fetch_many(
-            url,
-            [({"qmark": _sqlite_readings_sql(ranges), "numeric": ""}, params),
-             ({"qmark": count_sql, "numeric": ""}, count_params)],
-        )  # fmt: skip
-        frame = _sqlite_readings(pl.from_arrow(rows))  # type: ignore[arg-type]
+        reads = [
+            ({"qmark": _sqlite_readings_sql(chunk), "numeric": ""},
+             tuple(bound for r in chunk for bound in r[1:]))
+            for chunk in _chunks(_sqlite_ranges(start, end))
+        ]  # fmt: skip
+        count_reads = [({"qmark": sql, "numeric": ""}, p) for sql, p in _sqlite_counts(start, end)]
+        tables = _fetch_many(url, [*reads, *count_reads])  # one snapshot for all of them
+        frame = _sqlite_readings(_stacked(tables[: len(reads)]))
+        counts = _stacked(tables[len(reads) :]).to_arrow()
     elif backend == "postgresql":
         params = _window_params(backend, start, end)
         rows, counts = _fetch_many(
@@ -344,10 +344,28 @@ def _sqlite_readings_sql(ranges: list[tuple[int, Any, Any]]) -> str:
     )
 
 
-def _sqlite_counts(start: datetime, end: datetime) -> tuple[str, tuple[Any, ...]]:
+# SQLite refuses a compound SELECT of more than 500 terms (SQLITE_MAX_COMPOUND_SELECT): long
+# windows are read as several statements in the same read transaction.
+COMPOUND_TERMS = 400
+
+
+def _stacked(tables: list[pa.Table]) -> pl.DataFrame:
+    """Arrow results of one query split in statements, as one frame (a statement that found no
+    rows may type a column differently: relaxed to the common supertype)."""
+    frames = [pl.from_arrow(t) for t in tables]
+    return pl.concat(frames, how="vertical_relaxed")  # type: ignore[arg-type]
+
+
+def _chunks(items: list[Any], size: int = COMPOUND_TERMS) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _sqlite_counts(start: datetime, end: datetime) -> list[tuple[str, tuple[Any, ...]]]:
     """``COUNT(*)`` of every hour of the window in each encoding, as index range counts (one
-    scalar subquery per hour and range: far cheaper than grouping by a text prefix)."""
-    selects, params = [], []
+    scalar subquery per hour and range: far cheaper than grouping by a text prefix), as
+    statements of at most :data:`COMPOUND_TERMS` hours."""
+    selects: list[str] = []
+    params: list[Any] = []
     hour = start.astimezone(UTC)
     while hour < end:
         following = min(hour + timedelta(hours=1), end)
@@ -359,9 +377,12 @@ def _sqlite_counts(start: datetime, end: datetime) -> tuple[str, tuple[Any, ...]
             )
             + " AS n"
         )
-        params += [hour.strftime("%Y-%m-%d %H"), *(bound for r in ranges for bound in r[1:])]
+        params.append((hour.strftime("%Y-%m-%d %H"), *(bound for r in ranges for bound in r[1:])))
         hour = following
-    return " UNION ALL ".join(selects), tuple(params)
+    return [
+        (" UNION ALL ".join(sql_chunk), tuple(v for hour_params in p_chunk for v in hour_params))
+        for sql_chunk, p_chunk in zip(_chunks(selects), _chunks(params), strict=True)
+    ]
 
 
 _PG_READINGS = (
@@ -452,6 +473,13 @@ def extract_quality_inspections(url: str, start: datetime, end: datetime) -> pl.
 def extract_machine_events(url: str, start: datetime, end: datetime) -> pl.DataFrame:
     """Failure and maintenance events in the window."""
     return extract_window(url, MACHINE_EVENTS, start, end)
+
+
+def read_snapshot(url: str, sqls: list[str]) -> list[pl.DataFrame]:
+    """Parameterless queries in one read snapshot, as polars frames (errors as for the windows:
+    :class:`PlantDatabaseError`, ``transient`` when a retry may help)."""
+    tables = _fetch_many(url, [({"qmark": sql, "numeric": sql}, ()) for sql in sqls])
+    return [pl.from_arrow(table) for table in tables]  # type: ignore[misc]
 
 
 def extract_machines(url: str) -> pl.DataFrame:

@@ -43,7 +43,7 @@ OPTIMIZERS: tuple[str, ...] = ("AdamW", "Adam", "SGD")
 SCHEDULERS: tuple[str, ...] = ("CosineAnnealingLR", "none")
 EXPECTED_CLASSES: dict[str, tuple[str, ...]] = {
     "maintenance": ("no_failure", "failure"),
-    "defect": DEFECT_TYPES,
+    "defect": DEFECT_TYPES,  # the simulator plant's; a defect model follows its plant's
 }
 ARCHITECTURES: dict[str, tuple[str, ...]] = {"maintenance": ("mlp",)}
 PROMOTION_METRICS: dict[str, tuple[str, ...]] = {
@@ -242,12 +242,28 @@ class DataConfig(_Section):
         return self
 
 
+def _expected_classes(kind: str, plant: str | None) -> tuple[str, ...]:
+    """A maintenance model's fixed classes; a defect model's are its plant's inspection
+    classes (``model.plant``, or the active plant when unset)."""
+    if kind != "defect":
+        return EXPECTED_CLASSES[kind]
+    from mfg_assets.plant.definition import DefinitionError
+    from mfg_assets.plant.inspection_classes import plant_classes
+
+    try:
+        return plant_classes(plant).vocabulary
+    except DefinitionError as exc:
+        _refuse([f"model.plant: {exc}"])
+        raise
+
+
 class ModelConfig(_Section):
     kind: Literal["maintenance", "defect"]
     architecture: str
     num_classes: PositiveInt
     classes: list[str]
     init_weights: Path | None = None  # warm start from a local weights/checkpoint file
+    plant: str | None = None  # defect: the shipped plant whose classes these are (unset: active)
     hidden_sizes: HiddenSizes | None = None  # maintenance MLP
     dropout: Fraction = 0.0
 
@@ -261,7 +277,7 @@ class ModelConfig(_Section):
     @model_validator(mode="after")
     def _fits_the_kind(self) -> ModelConfig:
         kind, arch, classes = self.kind, self.architecture, self.classes
-        expected = list(EXPECTED_CLASSES[kind])
+        expected = list(_expected_classes(kind, self.plant))
         problems = []
         if len(classes) != self.num_classes:
             problems.append(
@@ -337,6 +353,9 @@ class TrainingConfig(_Section):
         str, _rule(lambda v: _DEVICE.match(v) is not None, "must be cpu, auto, cuda or cuda:N")
     ] = "cpu"
     num_threads: PositiveInt = 1  # fixed for reproducible CPU arithmetic; 1 is fastest for MLPs
+    # defect detector only: stop after this many minutes of training, the epoch count and the
+    # learning-rate schedule re-fitted to the budget after every epoch (Ultralytics' time mode)
+    time_budget_minutes: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _cosine_floor_below_lr(self) -> TrainingConfig:
@@ -351,12 +370,33 @@ class TrainingConfig(_Section):
         return self.scheduler.T_max or self.epochs
 
 
+GATE_COMPARATORS = ("champion", "prior", "heuristic")
+
+
 class PromotionConfig(_Section):
-    """Registry gate: ``metric`` (higher is better) ≥ ``threshold`` and ≥ champion + margin."""
+    """Registry gate: ``metric`` (higher is better) ≥ ``threshold`` and ≥ each comparator of
+    ``must_beat`` + ``champion_margin``. For the maintenance model every comparison must also
+    hold with confidence (a paired bootstrap interval over test machines excluding zero, on
+    enough test machines: ``MFG_GATE_*`` settings). ``must_beat`` unset: champion, prior and
+    the best single-feature heuristic for the maintenance model, the champion for the detector
+    (which has no interval gate).
+
+    ``first_champion_must_not_lose_to``: while there is no champion, the first model must still
+    beat the other comparators, but these only need an interval that does not say it loses
+    (upper end above zero): with nothing served, a model that ties the heuristic is better than
+    no model; every later challenger must beat them all."""
 
     metric: str
     threshold: Probability
     champion_margin: Fraction = 0.0
+    must_beat: tuple[Literal["champion", "prior", "heuristic"], ...] | None = None
+    first_champion_must_not_lose_to: tuple[Literal["prior", "heuristic"], ...] = ()
+
+    def comparators(self, kind: str) -> tuple[str, ...]:
+        """What the challenger must beat (``must_beat`` or the model kind's default)."""
+        if self.must_beat is not None:
+            return self.must_beat
+        return GATE_COMPARATORS if kind == "maintenance" else ("champion",)
 
 
 class LoggingConfig(_Section):
@@ -381,11 +421,22 @@ class ExperimentConfig(_Section):
             problems.append(
                 f"promotion.metric must be one of {allowed} for a {kind} model (got {metric!r})"
             )
+        beats = set(self.promotion.comparators(kind)) - {"champion"}
+        if beats and (kind != "maintenance" or metric not in ("roc_auc", "pr_auc")):
+            problems.append(
+                f"promotion.must_beat {sorted(beats)} needs interval metrics: only the "
+                "maintenance model with promotion.metric roc_auc or pr_auc compares with "
+                "baselines"
+            )
         min_delta = self.training.early_stopping.min_delta
         if kind == "defect" and min_delta != 0:
             problems.append(
                 "training.early_stopping.min_delta is not supported by Ultralytics: "
                 f"set 0 (got {min_delta})"
+            )
+        if kind != "defect" and self.training.time_budget_minutes is not None:
+            problems.append(
+                "training.time_budget_minutes is only used by the defect detector: remove it"
             )
         for field in ("image_size", "augmentation", "max_images"):
             if kind != "defect" and getattr(self.data, field) is not None:

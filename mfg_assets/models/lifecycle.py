@@ -7,12 +7,16 @@ A model plugs in through :class:`ModelLifecycle` (``models.maintenance.workflow`
 :func:`register_trained`, and it says how to score one registered version on held-out data
 (:meth:`ModelLifecycle.scorer`). Everything else is shared here: the trained-version type
 (:class:`TrainedVersion`), the MLflow tag schema of runs and versions (:class:`VersionTags`),
-champion re-scoring (:func:`evaluate_against_champion`), the gate and promotion.
+champion re-scoring (:func:`evaluate_against_champion`), the gate and promotion. A model may
+bring its own gate (``decide``: the maintenance model compares with intervals,
+:func:`confident_gate`); either way the decision is recorded on the challenger version, and
+:func:`promote_evaluated` promotes only a version whose recorded decision passed.
 mlflow is imported inside the functions.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -197,6 +201,34 @@ class Evaluation:
     decision: PromotionDecision
     plots: dict[str, str]  # name → PNG path
     details: dict[str, Any] = field(default_factory=dict)  # the challenger's, e.g. per class
+    # what the decision rests on (JSON-able): intervals, comparisons, rows, machines
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The challenger against one comparator on the gate's metric: the paired difference
+    (challenger − comparator) on the held-out rows and its bootstrap interval."""
+
+    against: str  # champion | prior | heuristic
+    difference: float
+    low: float
+    high: float
+    must: Literal["beat", "not_lose"] = "beat"  # not_lose: the interval must not say it loses
+
+    def holds(self, margin: float) -> bool:
+        """Whether the challenger passes this comparison."""
+        if self.must == "not_lose":
+            return self.high > 0
+        return self.difference >= margin - 1e-9 and self.low > 0
+
+
+# A model's own gate: (challenger, champion or None, held-out data, config, plots folder) →
+# decision, evidence (JSON-able; its ``plots`` entry, name → PNG path, joins the plots)
+Decide = Callable[
+    [Scored, "Scored | None", Any, ExperimentConfig, Path],
+    tuple[PromotionDecision, dict[str, Any]],
+]
 
 
 class ModelLifecycle(Protocol):
@@ -217,7 +249,10 @@ class ModelLifecycle(Protocol):
         ...
 
     def scorer(self, held_out: Any, config: ExperimentConfig, out_dir: Path) -> Scorer:
-        """How to score one registered version on ``held_out`` (plots under ``out_dir``)."""
+        """How to score one registered version on ``held_out`` (plots under ``out_dir``).
+
+        A model may also define ``decide`` (:data:`Decide`), its own gate with evidence;
+        without it :func:`gate` decides."""
         ...
 
 
@@ -285,10 +320,26 @@ def evaluate_against_champion(
     if champion_version is not None and champion_version != challenger.version:
         champion = score(registered_version(name, champion_version, registry), "champion")
     champion_metrics = champion.metrics if champion is not None else None
-    decision = gate(scored.metrics, champion_metrics, config.promotion)
-    plots = {**scored.plots, **(champion.plots if champion is not None else {})}
+    decide: Decide | None = getattr(model, "decide", None)
+    if decide is None:
+        decision, evidence = gate(scored.metrics, champion_metrics, config.promotion), {}
+    else:
+        decision, evidence = decide(scored, champion, held_out, config, Path(out_dir))
+    compared_with = champion_version if champion is not None else None
+    record_decision(registry, name, challenger.version, decision, compared_with)
+    plots = {
+        **scored.plots,
+        **(champion.plots if champion is not None else {}),
+        **evidence.pop("plots", {}),
+    }
     return Evaluation(
-        scored.metrics, champion_metrics, champion_version, decision, plots, scored.details
+        scored.metrics,
+        champion_metrics,
+        champion_version,
+        decision,
+        plots,
+        scored.details,
+        evidence,
     )
 
 
@@ -307,6 +358,114 @@ def gate(
     )
 
 
+def confident_gate(
+    value: float,
+    comparisons: list[Comparison],
+    *,
+    metric: str,
+    threshold: float,
+    margin: float,
+    failing_machines: int,
+    min_machines: int,
+) -> PromotionDecision:
+    """Pass when ``value`` ≥ ``threshold`` and, against every comparison, the difference is
+    ≥ ``margin`` with an interval above zero, measured on ≥ ``min_machines`` test machines
+    with a failure (without comparisons, the threshold alone decides)."""
+    if math.isnan(value):
+        return PromotionDecision(False, f"challenger has no {metric} value")
+    if value < threshold:
+        return PromotionDecision(
+            False, f"challenger {metric} {value:.4f} is below the threshold {threshold}", value
+        )
+    champion = next((c for c in comparisons if c.against == "champion"), None)
+    champion_value = value - champion.difference if champion is not None else None
+    if not comparisons:
+        return PromotionDecision(
+            True, f"{metric} {value:.4f} meets the threshold {threshold} (nothing to beat)", value
+        )
+    if failing_machines < min_machines:
+        return PromotionDecision(
+            False,
+            f"only {failing_machines} test machines with a failure (the gate needs "
+            f"{min_machines}, MFG_GATE_MIN_TEST_MACHINES): too few to decide, the champion "
+            "stays",
+            value,
+            champion_value,
+        )
+    parts, lost = [], []
+    for c in comparisons:
+        won = c.holds(margin)
+        verb = ("does not lose", "loses") if c.must == "not_lose" else ("beats", "does not beat")
+        parts.append(
+            f"vs {c.against} {c.difference:+.4f} [{c.low:+.4f}, {c.high:+.4f}] "
+            f"{verb[0] if won else verb[1]}"
+            + (" (first champion: must not lose)" if c.must == "not_lose" else "")
+        )
+        if not won:
+            lost.append(c.against)
+    verdict = "promoted" if not lost else f"the champion stays: does not beat {', '.join(lost)}"
+    return PromotionDecision(
+        not lost,
+        f"challenger {metric} {value:.4f}, margin {margin}, {failing_machines} test machines "
+        f"with a failure: {'; '.join(parts)} → {verdict}",
+        value,
+        champion_value,
+    )
+
+
+# Model-version tags where evaluation records its decision; promotion reads them back.
+GATE_PASSED_TAG = "gate_passed"
+GATE_REASON_TAG = "gate_reason"
+GATE_CHAMPION_TAG = "gate_champion_version"
+_MAX_TAG_CHARS = 4000
+
+
+def record_decision(
+    registry: ModelRegistry,
+    model_name: str,
+    version: int,
+    decision: PromotionDecision,
+    champion_version: int | None,
+) -> None:
+    """Write the gate's decision on the challenger version (what promotion will check)."""
+    tags = {
+        GATE_PASSED_TAG: "true" if decision.passed else "false",
+        GATE_REASON_TAG: decision.reason[:_MAX_TAG_CHARS],
+        GATE_CHAMPION_TAG: str(champion_version) if champion_version is not None else "none",
+    }
+    for key, tag in tags.items():
+        registry.client.set_model_version_tag(model_name, str(version), key, tag)
+
+
+@dataclass(frozen=True)
+class PromotionOutcome:
+    promoted: bool
+    reason: str
+    previous: int | None  # the champion before (unchanged when not promoted)
+
+
+def promote_evaluated(model_name: str, version: int) -> PromotionOutcome:
+    """Promote ``version`` only if its recorded gate decision passed against the champion that
+    is still current; otherwise leave the champion and say why."""
+    registry = ModelRegistry()
+    tags = dict(registry.client.get_model_version(model_name, str(version)).tags)
+    current = registry.get_alias_version(model_name, CHAMPION)
+    if GATE_PASSED_TAG not in tags:
+        return PromotionOutcome(False, f"v{version} was never evaluated by the gate", current)
+    if tags[GATE_PASSED_TAG] != "true":
+        return PromotionOutcome(False, tags.get(GATE_REASON_TAG, "the gate kept"), current)
+    compared = tags.get(GATE_CHAMPION_TAG, "none")
+    if current is not None and current != version and compared != str(current):
+        return PromotionOutcome(
+            False,
+            f"the champion is v{current} but v{version} was compared with {compared}: "
+            "evaluate again",
+            current,
+        )
+    previous = registry.promote(model_name, version)
+    return PromotionOutcome(True, tags.get(GATE_REASON_TAG, ""), previous)
+
+
 def promote(model_name: str, version: int) -> int | None:
-    """Move ``champion`` to ``version``; returns the previous champion."""
+    """Move ``champion`` to ``version`` unconditionally; returns the previous champion."""
     return ModelRegistry().promote(model_name, version)

@@ -1,7 +1,10 @@
 """Drift episodes: when a stream of hourly drift reports should start a retrain (no Dagster).
 
-The drift sensor feeds every new ``feature_drift_report`` materialization, in storage order,
-to :func:`decide` with the state it keeps in its cursor (:class:`EpisodeState`).
+:class:`DriftObservation` (what a report says), the cool-down and age settings, run keys and
+tags are what ``drift_retraining_sensor`` uses; its decisions come from
+:mod:`mfg_assets.monitoring.retrain_plan`, which waits for post-change labels. :func:`decide`
+below is the earlier policy that requests the retrain at the first drifted report (no
+post-change label can be in it); nothing in the platform calls it any more.
 
 * A report that could not be computed (``status`` not ``ok``: no champion, empty window, the
   reference's partitions gone, columns missing) never counts as clean or drifted: it changes

@@ -16,7 +16,9 @@ column; any other attribute is a row of ``machine_attributes(machine_id, attribu
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -52,6 +54,16 @@ class DefinitionError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_start(text: str) -> datetime | None:
+    """``YYYY-MM-DD``, ``YYYY-MM-DD-HH:MM`` or ``YYYY-MM-DDTHH:MM`` → UTC datetime (else None)."""
+    for fmt in ("%Y-%m-%d-%H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def parse_cadence(text: str | int) -> int:
@@ -99,6 +111,8 @@ class SensorDef(_Strict):
     @classmethod
     def _range(cls, bounds: tuple[float, float]) -> tuple[float, float]:
         lo, hi = bounds
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"bounds must be finite numbers, got [{lo:g}, {hi:g}]")
         if lo > hi:
             raise ValueError(f"lower bound {lo:g} above upper bound {hi:g}")
         if lo == hi:
@@ -199,6 +213,11 @@ class LabelDef(_Strict):
     failure_types: tuple[str, ...] | None = Field(
         None, description="event types that count; unset = every failure event type"
     )
+    baseline_feature: str | None = Field(
+        None,
+        description="an hourly feature `<sensor>_<stat>` scored alone as the model's "
+        "single-feature baseline in evaluations (e.g. vibration_mean); unset = none",
+    )
 
 
 class RollingWindowDef(_Strict):
@@ -259,6 +278,18 @@ class PlantDefinition(_Strict):
     label: LabelDef = LabelDef()
     features: FeaturesDef = FeaturesDef()
     inspections: InspectionsDef = InspectionsDef()
+    partitions_start: str | None = Field(
+        None,
+        description="first hour of the plant's data, `YYYY-MM-DD[-HH:MM]` UTC: where the "
+        "hourly partitions begin when MFG_PARTITIONS_START is not set",
+    )
+
+    @field_validator("partitions_start")
+    @classmethod
+    def _start(cls, value: str | None) -> str | None:
+        if value is not None and parse_start(value) is None:
+            raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DD-HH:MM")
+        return value
 
     @field_validator("sensors", mode="before")
     @classmethod
@@ -290,6 +321,14 @@ class PlantDefinition(_Strict):
         for name in self.label.failure_types or ():
             if name not in failures:
                 raise ValueError(f"label.failure_types: {name!r} is not a failure event type")
+        baseline = self.label.baseline_feature
+        if baseline is not None and baseline not in {
+            f"{sensor}_{stat}" for sensor in sensors for stat in STATS
+        }:
+            raise ValueError(
+                f"label.baseline_feature: {baseline!r} is not <sensor>_<stat> of a sensor "
+                f"({', '.join(sensors)}) and a statistic ({', '.join(STATS)})"
+            )
         cadence = {s.name: s.cadence_s for s in self.sensors}
         for i, window in enumerate(self.features.rolling):
             for sensor in window.sensors or sensors:
@@ -443,14 +482,31 @@ def resolve_definition(ref: str, extra_dir: Path | None = None) -> Path:
     )
 
 
+_active: tuple[tuple[Any, ...], PlantDefinition] | None = None
+
+
 def active_plant() -> PlantDefinition:
-    """The definition the ``MFG_PLANT`` setting selects (default: the simulator's plant)."""
+    """The definition the ``MFG_PLANT`` setting selects (default: the simulator's plant).
+
+    Read on every call, so a changed setting or an edited file takes effect at once; the
+    parsed definition is reused while the setting, the file and its modification time are
+    unchanged (feature schemas ask for it on every partition)."""
+    global _active
     from mfg_assets.settings import get_settings
 
     settings = get_settings()
-    return load_definition(
-        resolve_definition(settings.mfg_plant, settings.mfg_plant_definitions_dir)
-    )
+    path = resolve_definition(settings.mfg_plant, settings.mfg_plant_definitions_dir)
+    try:
+        stat = path.stat()
+        key: tuple[Any, ...] = (str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (str(path), None, None)
+    cached = _active
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    plant = load_definition(path)
+    _active = (key, plant)
+    return plant
 
 
 def source_problems(definition: PlantDefinition, url: str) -> list[str]:

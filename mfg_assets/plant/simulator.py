@@ -26,7 +26,7 @@ from mfg_assets.plant.randomness import Stream, machine_hour_rng
 from mfg_assets.plant.readings import ReadingRows, utc_from_us
 from mfg_assets.plant.scenarios import build_scenario
 from mfg_assets.plant.sensors import machine_hour_signals
-from mfg_assets.plant.wear import HOUR_S, WearTrack, simulate_wear
+from mfg_assets.plant.wear import HOUR_S, WearTrack, failure_probability, simulate_wear
 
 HOUR_US = HOUR_S * 1_000_000
 UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -214,6 +214,25 @@ class PlantSimulator:
         index = self._names.index(machine_id)
         t_s = (np.array([to_us(t) for t in at], dtype=np.int64) - self._epoch_us) / 1e6
         return self._track(index, math.ceil(t_s.max(initial=0) / HOUR_S)).wear_at(t_s)
+
+    def failure_probability(
+        self, machine_id: str, at: list[datetime], horizon_hours: float
+    ) -> np.ndarray:
+        """The oracle: probability that the machine fails within ``horizon_hours`` after each
+        time, from its hidden wear and fault state (``plant.wear.failure_probability``);
+        benchmarks score models against it, the pipeline never reads it."""
+        index = self._names.index(machine_id)
+        t_s = (np.array([to_us(t) for t in at], dtype=np.int64) - self._epoch_us) / 1e6
+        hours = math.ceil(t_s.max(initial=0) / HOUR_S) + 1
+        track = self._track(index, hours)
+        hour = np.clip((t_s // HOUR_S).astype(np.int64), 0, None)
+        factor = self._rate_factor(self.profiles[index], int(hour.max(initial=0)) + 1)[hour]
+        return failure_probability(
+            track.wear_at(t_s),
+            self.profiles[index].wear_rate * factor,
+            track.fault_progress(t_s) > 0,
+            horizon_hours,
+        )
 
     # -- machine-hours -------------------------------------------------------------------------
 

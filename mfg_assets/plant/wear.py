@@ -37,6 +37,27 @@ def fault_hazard(wear: float) -> float:
     return min(1.0, HAZARD_BASE + HAZARD_SCALE * max(wear, 0.0) ** HAZARD_POWER)
 
 
+def failure_probability(
+    wear: np.ndarray, rate_per_h: np.ndarray, developing: np.ndarray, horizon_h: float
+) -> np.ndarray:
+    """The oracle: probability that a failure follows within ``horizon_h`` hours, from the
+    hidden state at that time (wear, expected wear rate per hour, whether a fault is already
+    developing). A developing fault fails within at most 10 h: 1 when that fits the horizon.
+    Otherwise a fault starting in hour ``k`` (hazard at the wear expected then) fails within
+    the horizon when its 2–10 h development ends before it (shocks and preventive
+    maintenance, rare, are left out)."""
+    wear = np.asarray(wear, dtype=np.float64)
+    rate = np.asarray(rate_per_h, dtype=np.float64)
+    hours = np.arange(int(np.ceil(horizon_h)))
+    expected = wear[:, None] + rate[:, None] * (hours[None, :] + 1)
+    hazard = np.minimum(1.0, HAZARD_BASE + HAZARD_SCALE * np.maximum(expected, 0) ** HAZARD_POWER)
+    survive = np.cumprod(np.c_[np.ones(len(wear)), 1 - hazard[:, :-1]], axis=1)
+    lo, hi = FAULT_S[0] / HOUR_S, FAULT_S[1] / HOUR_S
+    fits = np.clip((horizon_h - hours - 0.5 - lo) / (hi - lo), 0.0, 1.0)
+    p = np.sum(survive * hazard * fits[None, :], axis=1)
+    return np.where(np.asarray(developing, dtype=bool) & (hi <= horizon_h), 1.0, p)
+
+
 @dataclass(frozen=True)
 class WearTrack:
     """One machine's wear, downtime and events over the first ``hours`` hours of the plant."""

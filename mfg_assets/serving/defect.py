@@ -90,8 +90,23 @@ def read_upload(data: bytes, limit: int | None = None) -> np.ndarray:
 # --------------------------------------------------------------------------- answers
 
 
+def plant_detector_classes() -> tuple[str, ...] | None:
+    """The active plant's detector classes (None: the plant has no inspections)."""
+    from mfg_assets.plant.definition import DefinitionError
+    from mfg_assets.plant.inspection_classes import plant_classes
+
+    try:
+        return plant_classes().detector
+    except DefinitionError:
+        return None
+
+
+PLANT_CLASSES = plant_detector_classes()  # the OpenAPI schema's enum, fixed at import
+_ENUM = {"enum": list(PLANT_CLASSES)} if PLANT_CLASSES else None
+
+
 class DefectBox(BaseModel):
-    cls_name: str
+    cls_name: str = Field(description="one of the plant's defect classes", json_schema_extra=_ENUM)
     confidence: float = Field(ge=0.0, le=1.0)
     box_xyxy: tuple[float, float, float, float] = Field(
         description="x0, y0, x1, y1 in pixels of the uploaded image"
@@ -105,7 +120,7 @@ class DetectResponse(BaseModel):
     defect_found: bool
     image_width: int
     image_height: int
-    classes: list[str]
+    classes: list[str] = Field(description="the detector's classes, in order")
     lineage: Lineage
 
 
@@ -127,6 +142,12 @@ class DetectorScorer:
         from mfg_assets.models.defect.runtime import load_detector
 
         meta = dict(model.info.metadata)
+        plant = plant_detector_classes()
+        if plant is not None and tuple(meta["classes"]) != plant:
+            raise ValueError(
+                f"model {model.tag} detects {list(meta['classes'])}, but the active plant's "
+                f"classes are {list(plant)} (MFG_PLANT): serve a model of this plant"
+            )
         detector = load_detector(
             Path(model.path_of(DETECTOR_FILE)),
             imgsz=int(meta["image_size"]),

@@ -39,8 +39,13 @@ from pydantic import (
     model_validator,
 )
 
-from mfg_assets.features.schema import SENSOR_STATS, feature_columns
-from mfg_assets.plant.catalog import SENSOR_BY_NAME
+from mfg_assets.features.schema import (
+    SENSOR_STATS,
+    feature_columns,
+    model_features_asset,
+    plant_sensors,
+    uses_window_features,
+)
 from mfg_assets.serving.batching import AdaptiveBatcher
 from mfg_assets.serving.errors import (
     FeaturesUnavailableError,
@@ -53,6 +58,8 @@ from mfg_assets.settings import get_settings
 
 MAX_ROWS_PER_REQUEST = 1000
 MAX_COUNT = 10_000_000  # readings/inspections per machine-hour: far above any real plant
+MAX_HOURS = 1_000_000.0  # hours since a maintenance: over a century
+MAX_ATTRIBUTE = 1e9  # a numeric machine attribute (the definition gives no range): finite
 MACHINE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PREDICTOR_DIR = "predictor"  # inside the BentoML model folder
 MAINTENANCE_MODEL = "maintenance_model"
@@ -66,22 +73,25 @@ MODEL_TAG_PATTERN = rf"^{MAINTENANCE_MODEL}(:[a-z0-9]([a-z0-9_.-]{{0,61}}[a-z0-9
 def feature_limits() -> dict[str, tuple[float, float, type]]:
     """``{feature: (low, high, type)}``: what the instruments can physically report.
 
-    Levels (mean/min/max/last) lie in the sensor's physical range; a standard deviation in
-    ``[0, span]``; a slope (units per minute) in ``[-span, span]``; counts are non-negative
-    integers; ``defect_rate`` is a share.
+    Levels (mean/min/max/last) lie in the sensor's physical range (the active plant
+    definition's ``range``); a standard deviation in ``[0, span]``; a slope (units per minute)
+    in ``[-span, span]``; counts are non-negative integers; ``defect_rate`` is a share.
     """
+    if uses_window_features():
+        return window_feature_limits()
+    sensors = {s.name: s for s in plant_sensors()}
     limits: dict[str, tuple[float, float, type]] = {}
     for name in feature_columns():
         sensor, _, stat = name.rpartition("_")
-        if stat in SENSOR_STATS and sensor in SENSOR_BY_NAME:
-            spec = SENSOR_BY_NAME[sensor]
-            span = spec.physical_max - spec.physical_min
+        if stat in SENSOR_STATS and sensor in sensors:
+            low, high = sensors[sensor].range
+            span = high - low
             if stat == "std":
                 limits[name] = (0.0, span, float)
             elif stat == "slope":
                 limits[name] = (-span, span, float)
             else:
-                limits[name] = (spec.physical_min, spec.physical_max, float)
+                limits[name] = (low, high, float)
         elif name == "defect_rate":
             limits[name] = (0.0, 1.0, float)
         else:
@@ -89,13 +99,44 @@ def feature_limits() -> dict[str, tuple[float, float, type]]:
     return limits
 
 
+def window_feature_limits() -> dict[str, tuple[float, float, type]]:
+    """Limits of the window features (a plant on ``machine_window_features``), all floats:
+    rolling levels in the sensor's range, a std in ``[0, span]``, a slope (units per hour) in
+    ``[-span, span]``; event counts and hours since maintenance non-negative; one-hot
+    attributes in ``[0, 1]``; numeric attributes finite."""
+    from mfg_assets.features.windows import since_column, window_plan
+    from mfg_assets.plant.definition import active_plant
+
+    plan = window_plan(active_plant())
+    sensors = {s.name: s for s in plant_sensors()}
+    limits: dict[str, tuple[float, float, type]] = {}
+    for hours, sensor, stat in plan.rolling:
+        low, high = sensors[sensor].range
+        span = float(high - low)
+        bounds = {"std": (0.0, span), "slope": (-span, span)}.get(stat, (low, high))
+        limits[f"{sensor}_{stat}_{hours}h"] = (float(bounds[0]), float(bounds[1]), float)
+    for hours, event in plan.counts:
+        limits[f"{event}_count_{hours}h"] = (0.0, float(MAX_COUNT), float)
+    for component in plan.since:
+        limits[since_column(component)] = (0.0, MAX_HOURS, float)
+    for name, value in plan.attributes:
+        if value is None:
+            limits[name] = (-MAX_ATTRIBUTE, MAX_ATTRIBUTE, float)
+        else:
+            limits[f"{name}_{value}"] = (0.0, 1.0, float)
+    return {name: limits[name] for name in plan.feature_columns()}
+
+
 def _feature_row_model() -> type[BaseModel]:
+    """The request row of the active plant (fixed when the module is imported: a service
+    serves one plant)."""
+    sensors = {s.name: s for s in plant_sensors()}
     fields: dict[str, Any] = {}
     for name, (low, high, kind) in feature_limits().items():
         unit = ""
         sensor = name.rpartition("_")[0]
-        if sensor in SENSOR_BY_NAME:
-            unit = f" [{SENSOR_BY_NAME[sensor].unit}{'/min' if name.endswith('_slope') else ''}]"
+        if sensor in sensors:
+            unit = f" [{sensors[sensor].unit}{'/min' if name.endswith('_slope') else ''}]"
         fields[name] = (
             kind,
             Field(
@@ -110,7 +151,7 @@ def _feature_row_model() -> type[BaseModel]:
     model = create_model(
         "FeatureRow",
         __config__=ConfigDict(extra="forbid"),
-        __doc__="One machine-hour of features, exactly the columns machine_hourly_features has.",
+        __doc__=f"One machine-hour of features: the model columns of {model_features_asset()}.",
         **fields,
     )
     return model
@@ -141,7 +182,7 @@ class PredictRequest(BaseModel):
         default=None,
         min_length=1,
         max_length=MAX_ROWS_PER_REQUEST,
-        description="Feature rows (every machine_hourly_features column) to score.",
+        description=f"Feature rows (every model column of {model_features_asset()}) to score.",
     )
     machine_ids: list[MachineIdStr] | None = Field(
         default=None,

@@ -10,7 +10,8 @@ from mfg_assets.serving.maintenance import feature_limits
 
 
 def healthy_row(rng: np.random.Generator, risk: float = 0.0) -> dict[str, float | int]:
-    """A physically plausible feature row; ``risk`` raises vibration and temperature."""
+    """A physically plausible feature row of the active plant; ``risk`` raises vibration and
+    temperature where the plant has them (the simulator's failure signal)."""
     row: dict[str, float | int] = {}
     for name, (low, high, kind) in feature_limits().items():
         if kind is int:
@@ -23,8 +24,11 @@ def healthy_row(rng: np.random.Generator, risk: float = 0.0) -> dict[str, float 
             row[name] = float(rng.uniform(0, 0.1))
         else:
             row[name] = float(np.clip(low + (high - low) * rng.uniform(0.2, 0.4), low, high))
-    row["n_defects"] = min(int(row["n_defects"]), int(row["n_inspections"]))
+    if "n_defects" in row:
+        row["n_defects"] = min(int(row["n_defects"]), int(row["n_inspections"]))
     for sensor, scale in (("vibration", 10.0), ("temperature", 30.0)):
+        if f"{sensor}_mean" not in row:
+            continue
         for stat in ("mean", "min", "max", "last"):
             row[f"{sensor}_{stat}"] = float(row[f"{sensor}_{stat}"]) + risk * scale
     return row

@@ -267,3 +267,31 @@ def test_a_window_over_several_days_reads_each_row_once(tmp_path: Path) -> None:
     per_hour = frame.group_by("source_hour").len()
     assert dict(per_hour.iter_rows()) == {h: n for h, n in counts.items() if n}
     assert frame.filter(pl.col("machine_id") == "M002").height == 8
+
+
+def test_a_window_longer_than_sqlites_compound_limit_is_read_whole(tmp_path: Path) -> None:
+    """SQLite refuses a compound SELECT of more than 500 terms: a 90-day ranged backfill (2,160
+    hourly counts, 181 day ranges) is read in several statements of one snapshot, every row
+    once and every hour counted, hours without readings included."""
+    from datetime import UTC, datetime
+
+    path = tmp_path / "plant.db"
+    start = datetime(2015, 1, 1, 6, tzinfo=UTC)
+    hours = 24 * 90
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE sensor_readings (ts, machine_id, sensor_type, value)")
+        conn.execute("CREATE INDEX ix_ts ON sensor_readings (ts)")
+        rows = [
+            ((start + timedelta(hours=h)).strftime(SQLITE_TS_FORMAT), "1", "volt", float(h))
+            for h in range(hours)
+            if h % 5  # every fifth hour empty
+        ]
+        conn.executemany("INSERT INTO sensor_readings VALUES (?, ?, ?, ?)", rows)
+    frame, counts = extract_sensor_readings_counted(
+        f"sqlite:///{path}", start, start + timedelta(hours=hours)
+    )
+    assert frame.height == len(rows)
+    assert frame["value"].sort().to_list() == sorted(r[3] for r in rows)
+    assert counts is not None and len(counts) == hours
+    assert sum(counts.values()) == len(rows)
+    assert sum(1 for n in counts.values() if n == 0) == hours // 5

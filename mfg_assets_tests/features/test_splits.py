@@ -50,3 +50,18 @@ def test_frame_split_keeps_every_machine_hour_together() -> None:
     b = {r["split"]: r for r in bounds.iter_rows(named=True)}
     assert b["train"]["hi"] < b["validation"]["lo"] and b["validation"]["hi"] < b["test"]["lo"]
     assert split["event_timestamp"].is_sorted()
+
+
+def test_test_days_hold_out_the_last_days_when_enough_history_precedes_them():
+    hours = [T0 + timedelta(hours=h) for h in range(14 * 24)]
+    frame = pl.DataFrame({"event_timestamp": hours, "machine_id": ["M001"] * len(hours)})
+    split = time_ordered_split(frame, test_days=3)
+    test = split.filter(pl.col("split") == "test")["event_timestamp"]
+    assert test.len() == 72 and test.min() == hours[-72]  # exactly the last three days
+    assert split.filter(pl.col("split") == "train").height > 0
+    # six days (the demo plant's labels) hold three test days and three to train on
+    demo = time_ordered_split(frame.head(6 * 24), test_days=3)
+    assert demo.filter(pl.col("split") == "test").height == 72
+    # five days leave less than two to train on: the fraction rules
+    short = time_ordered_split(frame.head(5 * 24), test_fraction=0.15, test_days=3)
+    assert short.filter(pl.col("split") == "test").height == 18

@@ -214,7 +214,13 @@ def test_failure_labels_look_ahead_from_the_end_of_the_hour():
             (H0 + timedelta(hours=2), "M002", "maintenance"),  # not a failure
         ]
     )
-    out = failure_labels(running, events, timedelta(hours=4), events_until=H0 + timedelta(days=1))
+    out = failure_labels(
+        running,
+        events,
+        timedelta(hours=4),
+        events_until=H0 + timedelta(days=1),
+        failure_types=("failure",),
+    )
     got = {(r["machine_id"], r["hour"]): r for r in out.iter_rows(named=True)}
     # H0's window is [H0+1h, H0+5h): the failure at H0+5h is just outside.
     assert got[("M001", H0)]["failure_within_h"] == 0
@@ -232,7 +238,11 @@ def test_failure_labels_are_not_guessed_past_the_recorded_events():
         schema_overrides={"hour": pl.Datetime("us", "UTC")},
     )
     out = failure_labels(
-        running, _events([]), timedelta(hours=3), events_until=H0 + timedelta(hours=6)
+        running,
+        _events([]),
+        timedelta(hours=3),
+        events_until=H0 + timedelta(hours=6),
+        failure_types=("failure",),
     )
     # hour h needs events up to h + 1 h + 3 h <= H0 + 6 h → only h <= H0 + 2 h is labelled.
     assert out["hour"].to_list() == hours[:3]

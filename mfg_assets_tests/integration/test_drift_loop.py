@@ -123,11 +123,30 @@ def test_sensor_offset_is_detected_and_retrains(loop) -> None:
 
     sensor = defs.resolve_sensor_def("drift_retraining_sensor")
     tick = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
-    assert len(tick.run_requests) == 1  # two drifted hours, one episode
-    request = tick.run_requests[0]
-    assert request.partition_key == T.strftime("%Y-%m-%d")
-    assert request.tags["mfg/drift_report_partition"] == (T + timedelta(hours=11)).strftime(KEY)
-    again = sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor, definitions=defs))
+    # two drifted hours, one episode; its retrain waits for 24 h + 12 h of post-change labels
+    assert not tick.run_requests
+    [plan] = tick.asset_events
+    assert plan.partition == (T + timedelta(hours=11)).strftime(KEY)
+    assert plan.metadata["retrain_plan"].value == "pending"
+    ready = T + timedelta(hours=11 + 24 + 12)
+    assert plan.metadata["planned_partition"].value == ready.strftime("%Y-%m-%d")
+    # the reports go on drifting until the plan is due (recorded, not recomputed: the plant
+    # would have to run 36 more hours)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=dg.AssetKey("feature_drift_report"),
+            partition=ready.strftime(KEY),
+            metadata={k: v for k, v in later.items() if k in ("status", "dataset_drift")}
+            | {"champion_version": 1, "drifted_columns": later["drifted_columns"]},
+        )
+    )
+    due = sensor(dg.build_sensor_context(instance=instance, cursor=tick.cursor, definitions=defs))
+    assert len(due.run_requests) == 1
+    request = due.run_requests[0]
+    assert request.partition_key == ready.strftime("%Y-%m-%d")
+    assert request.tags["mfg/drift_report_partition"] == ready.strftime(KEY)
+    assert request.tags["mfg/drift_episode_start"] == (T + timedelta(hours=11)).strftime(KEY)
+    again = sensor(dg.build_sensor_context(instance=instance, cursor=due.cursor, definitions=defs))
     assert not again.run_requests
 
     # The labels of the day before T whose 24 h look-ahead has been written by now

@@ -8,6 +8,7 @@ import pytest
 
 from mfg_assets.defs.automation.drift_sensor import FEATURE_DRIFT_REPORT, drift_retraining_sensor
 from mfg_assets.monitoring.episodes import COOLDOWN_ENV, MAX_AGE_ENV
+from mfg_assets.monitoring.retrain_plan import POST_CHANGE_ENV
 
 
 @pytest.fixture()
@@ -56,41 +57,84 @@ def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     return result
 
 
-def test_one_episode_one_run_then_cool_down_then_a_new_episode(instance, monkeypatch) -> None:
+def observations(instance: dg.DagsterInstance, result: dg.SensorResult) -> list[dict]:
+    return [
+        {"partition": e.partition, **{k: v.value for k, v in e.metadata.items()}}
+        for e in result.asset_events
+    ]
+
+
+def test_episode_waits_for_post_change_labels_then_one_run_then_cool_down(
+    instance, monkeypatch
+) -> None:
     monkeypatch.setenv(COOLDOWN_ENV, "12")
+    monkeypatch.setenv(POST_CHANGE_ENV, "12")
+    monkeypatch.setenv("MFG_LABEL_HORIZON_HOURS", "24")
     first = tick(instance, None)
     assert not first.run_requests
     assert "no new feature_drift_report" in first.skip_reason.skip_message
 
     clean(instance, "2026-11-05-02:00")
     drifted(instance, "2026-11-05-03:00")
-    result = tick(instance, first.cursor)
-    assert len(result.run_requests) == 1
-    request = result.run_requests[0]
-    assert request.partition_key == "2026-11-05"
+    planned = tick(instance, first.cursor)
+    # no post-change label exists yet: the retrain is planned, not started
+    assert not planned.run_requests
+    message = planned.skip_reason.skip_message
+    assert "new episode v1-2026-11-05-03:00" in message
+    assert "retrain of 2026-11-06 planned at report 2026-11-06-15:00" in message
+    [shown] = observations(instance, planned)
+    assert shown["partition"] == "2026-11-05-03:00"
+    assert shown["retrain_plan"] == "pending" and shown["planned_partition"] == "2026-11-06"
+
+    # drift goes on: pending until 24 h horizon + 12 h of post-change labels exist
+    drifted(instance, "2026-11-05-04:00")
+    drifted(instance, "2026-11-06-14:00")
+    waiting = tick(instance, planned.cursor)
+    assert not waiting.run_requests and not waiting.asset_events
+    assert "episode v1-2026-11-05-03:00 pending" in waiting.skip_reason.skip_message
+
+    drifted(instance, "2026-11-06-15:00")
+    drifted(instance, "2026-11-06-16:00")
+    ready = tick(instance, waiting.cursor)
+    assert len(ready.run_requests) == 1  # one run for the episode
+    request = ready.run_requests[0]
+    assert request.partition_key == "2026-11-06"
     assert request.run_key == "drift-retrain:v1-2026-11-05-03:00"
-    assert request.tags["mfg/drift_report_partition"] == "2026-11-05-03:00"
+    assert request.tags["mfg/drift_episode_start"] == "2026-11-05-03:00"
+    assert request.tags["mfg/drift_report_partition"] == "2026-11-06-15:00"
     assert request.tags["mfg/drifted_columns"] == "temperature_mean,temperature_max"
-    records = instance.fetch_materializations(FEATURE_DRIFT_REPORT, limit=1).records
-    assert request.tags["mfg/drift_report_storage_id"] == str(records[0].storage_id)
-    assert request.tags["mfg/drift_report_run_id"] == records[0].run_id
+    records = instance.fetch_materializations(FEATURE_DRIFT_REPORT, limit=2).records
+    assert request.tags["mfg/drift_report_storage_id"] == str(records[1].storage_id)
+    assert [o["retrain_plan"] for o in observations(instance, ready)] == ["requested"]
 
     # the same tick again (same cursor) would ask for the same run key: Dagster dedups it;
     # the next tick (new cursor) sees nothing new
-    again = tick(instance, result.cursor)
+    again = tick(instance, ready.cursor)
     assert not again.run_requests
-    # more drifted hours of the same episode: no run, and the reason says so
-    drifted(instance, "2026-11-05-04:00")
-    drifted(instance, "2026-11-05-09:00")
+    drifted(instance, "2026-11-07-02:00")
     same = tick(instance, again.cursor)
     assert not same.run_requests
     assert "same episode v1-2026-11-05-03:00" in same.skip_reason.skip_message
 
-    # past the 12 h cool-down, persisting drift is a new episode: exactly one run
-    drifted(instance, "2026-11-05-15:00")
-    drifted(instance, "2026-11-05-16:00")
+    # past the 12 h cool-down, persisting drift is a new episode with its own plan
+    drifted(instance, "2026-11-07-04:00")
     later = tick(instance, same.cursor)
-    assert [r.run_key for r in later.run_requests] == ["drift-retrain:v1-2026-11-05-15:00"]
+    assert not later.run_requests
+    assert "new episode v1-2026-11-07-04:00" in later.skip_reason.skip_message
+
+
+def test_drift_that_ends_before_its_retrain_is_cancelled(instance, monkeypatch) -> None:
+    monkeypatch.setenv(POST_CHANGE_ENV, "12")
+    drifted(instance, "2026-11-05-03:00")
+    clean(instance, "2026-11-05-20:00")
+    drifted(instance, "2026-11-06-20:00", version=1)  # a new episode, planned afresh
+    result = tick(instance, None)
+    assert not result.run_requests
+    assert [o["retrain_plan"] for o in observations(instance, result)] == [
+        "pending",
+        "cancelled",
+        "pending",
+    ]
 
 
 def test_backfilled_old_drift_never_retrains(instance, monkeypatch) -> None:
@@ -103,8 +147,13 @@ def test_backfilled_old_drift_never_retrains(instance, monkeypatch) -> None:
     assert not old.run_requests and "a backfilled report does not retrain" in (
         old.skip_reason.skip_message
     )
+    monkeypatch.setenv(POST_CHANGE_ENV, "0")
+    monkeypatch.setenv("MFG_LABEL_HORIZON_HOURS", "1")
+    drifted(instance, (now - timedelta(hours=3)).strftime("%Y-%m-%d-%H:00"))
+    recent = tick(instance, old.cursor)
+    assert not recent.run_requests and "planned" in recent.skip_reason.skip_message
     drifted(instance, (now - timedelta(hours=2)).strftime("%Y-%m-%d-%H:00"))
-    assert len(tick(instance, old.cursor).run_requests) == 1
+    assert len(tick(instance, recent.cursor).run_requests) == 1
 
 
 def test_clean_report_is_a_skip_reason(instance) -> None:

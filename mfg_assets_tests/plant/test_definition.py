@@ -226,6 +226,22 @@ def _error(mutate: Any) -> str:
             f"{AZURE}: machines.attributes.age: unknown unit 'decades'",
         ),
         (lambda d: d.update(colour="red"), f"{AZURE}: colour: Extra inputs are not permitted"),
+        (
+            lambda d: d["sensors"]["volt"].update(range=[float("nan"), 250]),
+            f"{AZURE}: sensors.volt.range: bounds must be finite numbers, got [nan, 250]",
+        ),
+        (
+            lambda d: d["sensors"]["pressure"].update(range=[0, float("inf")]),
+            f"{AZURE}: sensors.pressure.range: bounds must be finite numbers, got [0, inf]",
+        ),
+        (
+            lambda d: d["label"].update(baseline_feature="temperature_mean"),
+            f"{AZURE}: label.baseline_feature: 'temperature_mean' is not <sensor>_<stat>",
+        ),
+        (
+            lambda d: d["label"].update(baseline_feature="volt_median"),
+            f"{AZURE}: label.baseline_feature: 'volt_median' is not <sensor>_<stat>",
+        ),
     ],
 )
 def test_invalid_definitions_name_file_and_field(mutate: Any, expected: str) -> None:

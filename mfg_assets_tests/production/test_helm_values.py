@@ -297,6 +297,9 @@ def test_values_agree_with_the_compose_instance(values: dict):
     assert helm_limits[("mfg/kind", "training")] == compose_limits[("mfg/kind", "training")] == 1
     assert set(helm_limits) == set(compose_limits)
     assert daemon["runRetries"]["maxRetries"] == instance["run_retries"]["max_retries"]
+    # failed steps are never re-run as new runs (a kept champion is not a failure)
+    assert daemon["runRetries"]["retryOnAssetOrOpFailure"] is False
+    assert instance["run_retries"]["retry_on_asset_or_op_failure"] is False
     assert daemon["runRetries"]["enabled"] and daemon["runMonitoring"]["enabled"]
     logs = values["computeLogManager"]["config"]["s3ComputeLogManager"]
     assert logs["prefix"] == instance["compute_logs"]["config"]["prefix"]

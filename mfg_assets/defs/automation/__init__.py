@@ -10,7 +10,9 @@ from mfg_assets.defs.resources.mlflow import mark_mlflow_run_failed
 # The lateness check (defs/monitoring.py) judges the hours already due, on its own schedule:
 # not inside the run that is producing the current hour.
 PLANT_INGESTION_SELECTION = dg.AssetSelection.groups(
-    "plant_ingestion", "features"
+    "plant_ingestion",
+    "features",
+    "features_by_line",  # the last: MFG_PLANT_LINES (defs/lines.py)
 ) - dg.AssetSelection.checks(
     dg.AssetCheckKey(dg.AssetKey("machine_hourly_features"), "hourly_partitions_on_time")
 )

@@ -10,6 +10,7 @@ and config classes at definition time.)
 
 import base64
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -85,22 +86,27 @@ def image_markdown(plots: dict[str, str]) -> str:
 
 
 def promotion_gate_spec(asset: str, unit: str) -> dg.AssetCheckSpec:
-    """The blocking gate on an evaluation asset; ``unit`` says what "the same data" is."""
+    """The gate on an evaluation asset; ``unit`` says what "the same data" is."""
     return dg.AssetCheckSpec(
         GATE_CHECK,
         asset=asset,
         blocking=True,
         description="The challenger meets the experiment's absolute threshold AND beats "
-        f"the champion by the configured margin on the same {unit} (the first model "
-        "needs only the threshold). Blocks promotion when it fails.",
+        f"what `promotion.must_beat` names by the margin on the same {unit} (the maintenance "
+        "model: champion, prior and best single-feature heuristic, with bootstrap intervals "
+        "over test machines). A kept champion is an expected outcome: the check warns, the "
+        "run succeeds and the champion step skips with the reason; promotion itself refuses "
+        "any version whose recorded gate decision did not pass.",
     )
 
 
 def promotion_gate_result(decision: Any, promotion: Any) -> dg.AssetCheckResult:
-    """The gate's check result from a ``PromotionDecision`` and the experiment's promotion."""
+    """The gate's check result from a ``PromotionDecision`` and the experiment's promotion:
+    a kept champion is a WARN (the run succeeds; the champion step skips)."""
     return dg.AssetCheckResult(
         check_name=GATE_CHECK,
         passed=decision.passed,
+        severity=dg.AssetCheckSeverity.WARN,
         description=decision.reason,
         metadata={
             "metric": promotion.metric,
@@ -110,6 +116,59 @@ def promotion_gate_result(decision: Any, promotion: Any) -> dg.AssetCheckResult:
             "margin": promotion.champion_margin,
         },
     )
+
+
+# A model step retries (in the same run) only errors a retry can fix; a deterministic error or
+# a gate decision is never retried. dagster.yaml sets run_retries.retry_on_asset_or_op_failure
+# false, so a failed step never re-runs the whole run either.
+STEP_RETRIES = 2
+STEP_RETRY_SECONDS = 10
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """A lost or refused connection, a timeout or a locked database anywhere in the chain."""
+    from mfg_assets.ingestion.extract import is_transient
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        name = type(current).__name__
+        if name in ("ConnectTimeout", "ReadTimeout", "ConnectionError", "EndpointConnectionError"):
+            return True
+        if is_transient(str(current)) or "database is locked" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+@contextmanager
+def transient_errors_retry(context: Any) -> Iterator[None]:
+    """Turn a transient error inside the block into a step retry (``dg.RetryRequested``)."""
+    try:
+        yield
+    except (dg.Failure, dg.RetryRequested):
+        raise
+    except Exception as exc:
+        if is_transient_error(exc):
+            context.log.warning(f"transient error, the step will retry: {exc}")
+            raise dg.RetryRequested(
+                max_retries=STEP_RETRIES, seconds_to_wait=STEP_RETRY_SECONDS
+            ) from exc
+        raise
+
+
+# Run tags where an evaluation records its decision (visible in the run list).
+DECISION_TAG = "mfg/promotion_decision"
+DECISION_REASON_TAG = "mfg/promotion_reason"
+
+
+def decision_run_tags(decision: Any, challenger_version: int) -> dict[str, str]:
+    """``promote:vN`` or ``keep:vM`` and the (shortened) reason."""
+    verdict = f"promote:v{challenger_version}" if decision.passed else "keep_champion"
+    return {DECISION_TAG: verdict, DECISION_REASON_TAG: decision.reason[:1000]}
 
 
 def champion_asset(
@@ -128,18 +187,38 @@ def champion_asset(
         kinds={"mlflow"},
         freshness_policy=MODEL_FRESHNESS,
         io_manager_key="model_io_manager",
+        output_required=False,
         description=description,
     )
-    def _champion(context: dg.AssetExecutionContext, trained: dict) -> dict:
+    def _champion(context: dg.AssetExecutionContext, trained: dict):
         from mfg_assets.models import lifecycle
         from mfg_assets.models.registry import REGISTERED_MODELS
 
         version = int(trained["version"])
-        previous = lifecycle.promote(REGISTERED_MODELS[model], version)
-        context.add_output_metadata(
-            {"champion_version": version, "previous_champion": previous or 0}
+        with transient_errors_retry(context):
+            outcome = lifecycle.promote_evaluated(REGISTERED_MODELS[model], version)
+        if not outcome.promoted:
+            # No output: the materialization is skipped (and so is the bento); say why.
+            context.log.info(f"champion stays v{outcome.previous}: {outcome.reason}")
+            yield dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=context.partition_key,
+                metadata={
+                    "promoted": False,
+                    "challenger_version": version,
+                    "champion_version": outcome.previous or 0,
+                    "skip_reason": outcome.reason,
+                },
+            )
+            return
+        yield dg.Output(
+            {"champion_version": version, "previous_champion": outcome.previous},
+            metadata={
+                "champion_version": version,
+                "previous_champion": outcome.previous or 0,
+                "gate": outcome.reason,
+            },
         )
-        return {"champion_version": version, "previous_champion": previous}
 
     return _champion
 
@@ -176,12 +255,15 @@ def evaluation_outputs(
             "champion": evaluation.champion,
             "passed": evaluation.decision.passed,
             "reason": evaluation.decision.reason,
+            "evidence": evaluation.evidence,
             **(value or {}),
         },
         metadata={
             **numbers,
             "challenger_version": challenger_version,
             "champion_version": evaluation.champion_version or 0,
+            "decision": "promote" if evaluation.decision.passed else "keep_champion",
+            "decision_reason": evaluation.decision.reason,
             "gate_metric": promotion.metric,
             "plots": dg.MetadataValue.md(image_markdown(evaluation.plots)),
             "plots_dir": dg.MetadataValue.path(plots_uri),

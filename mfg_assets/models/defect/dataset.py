@@ -7,13 +7,17 @@ Layout (Ultralytics' convention, labels found by replacing ``images`` with ``lab
     <out_dir>/labels/{train,validation,test}/<product_id>.txt
     <out_dir>/dataset.json           counts, time ranges, vocabulary (for metadata/lineage)
 
-**Classes.** The plant's vocabulary has five defect types (``scratch, dent, crack,
+**Classes.** The plant definition's inspection classes
+(:class:`~mfg_assets.plant.inspection_classes.InspectionClasses`, the active plant's by
+default). The simulator's vocabulary has five defect types (``scratch, dent, crack,
 contamination, normal``), but a detector draws boxes only around things that are there: the
-detector's classes are the four drawn defects (``DEFECT_CLASSES``), and ``normal`` parts are
+detector's classes are the four drawn defects, and ``normal`` parts are
 *background images*: an image with an empty label file. This is standard YOLO practice - the
 background images teach the model what the undamaged surface looks like and curb false
 positives - and it keeps ``normal`` out of mAP (which is undefined for a class that has no
-boxes). An image is classified as ``normal`` when the detector finds nothing. The five-class
+boxes). An image is classified as ``normal`` when the detector finds nothing. NEU-DET has six box
+classes and no normal class: there an image's ``defect_type`` is its main class (the file
+name's) and its boxes may carry other classes. The
 vocabulary is kept in ``dataset.json`` and in :attr:`DefectDataset.vocabulary`.
 
 Backgrounds dominate a real line (~97 % good parts); ``max_normal_fraction`` caps their share
@@ -73,6 +77,7 @@ from mfg_assets.plant.images import (
     safe_name,
     save_png,
 )
+from mfg_assets.plant.inspection_classes import InspectionClasses, plant_classes
 
 if TYPE_CHECKING:
     from mfg_assets.storage.files import FileStore
@@ -176,6 +181,7 @@ def build_yolo_dataset(
     max_normal_fraction: float | None = 0.2,
     max_images: int | None = None,
     image_store: FileStore | None = None,
+    classes: InspectionClasses | None = None,
 ) -> DefectDataset:
     """Build the dataset under ``out_dir`` (its ``images``/``labels`` folders are replaced).
 
@@ -189,16 +195,18 @@ def build_yolo_dataset(
     keeps its share, chosen by product-id hash (deterministic, spread over the whole window).
     ``image_store``: keep (and reuse) rendered images there, see the module docstring. The
     caps and fractions are the experiment's ``data`` section, validated with it.
+    ``classes``: the plant's inspection classes (default: the active plant's).
     """
-    frame, dropped = _usable_rows(inspections)
+    classes = classes or plant_classes()
+    frame, dropped = _usable_rows(inspections, classes)
     frame, capped = _assign_splits(
-        frame, validation_fraction, test_fraction, max_normal_fraction, max_images
+        frame, validation_fraction, test_fraction, max_normal_fraction, max_images, classes
     )
     root = _empty_layout(out_dir)
-    placed = _place_images(frame, root, seed, image_size, image_store)
+    placed = _place_images(frame, root, seed, image_size, image_store, classes)
     dataset = DefectDataset(
         root=root,
-        data_yaml=_write_data_yaml(root),
+        data_yaml=_write_data_yaml(root, classes.detector),
         counts=placed.counts,
         box_counts=placed.box_counts,
         images={s: sum(placed.counts[s].values()) for s in SPLITS},
@@ -208,6 +216,8 @@ def build_yolo_dataset(
         dropped={**dropped, **capped},
         reused=placed.hows["reused"],
         stored=placed.hows["stored"],
+        class_names=classes.detector,
+        vocabulary=classes.vocabulary,
     )
     _write_manifest(frame, placed, root)
     (root / META_JSON).write_text(json.dumps(dataset.to_metadata(), indent=2))
@@ -216,15 +226,18 @@ def build_yolo_dataset(
     return dataset
 
 
-def _usable_rows(inspections: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+def _usable_rows(
+    inspections: pl.DataFrame, classes: InspectionClasses
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Inspections with every optional column, a time and a unique product id, sorted by time;
     and how many rows were dropped, per reason. DatasetError for unusable input."""
     missing = [c for c in REQUIRED_COLUMNS if c not in inspections.columns]
     if missing:
         raise DatasetError(f"inspections lack columns {missing}")
-    unknown = sorted(set(inspections["defect_type"].unique().to_list()) - set(DEFECT_TYPES))
+    vocabulary = classes.vocabulary
+    unknown = sorted(set(inspections["defect_type"].unique().to_list()) - set(vocabulary))
     if unknown:
-        raise DatasetError(f"unknown defect types {unknown} (vocabulary: {list(DEFECT_TYPES)})")
+        raise DatasetError(f"unknown defect types {unknown} (vocabulary: {list(vocabulary)})")
     frame = inspections
     for column in ("image_uri", "image_appearance"):
         if column not in frame.columns:
@@ -251,12 +264,13 @@ def _assign_splits(
     test_fraction: float,
     max_normal_fraction: float | None,
     max_images: int | None,
+    classes: InspectionClasses,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Time-split ``frame`` (sorted by time), then apply the caps; rows dropped per cap."""
     times = frame["inspection_time"].to_list()
     labels = split_labels(times, validation_fraction, test_fraction)
     frame = frame.with_columns(pl.Series("split", labels))
-    frame, over_cap = _cap_normals(frame, max_normal_fraction)
+    frame, over_cap = _cap_normals(frame, max_normal_fraction, classes.normal)
     frame, over_max = _cap_total(frame, max_images)
     empty = [s for s in (TRAIN, VALIDATION) if frame.filter(pl.col("split") == s).height == 0]
     if empty:
@@ -286,12 +300,18 @@ class _Placed:
 
 
 def _place_images(
-    frame: pl.DataFrame, root: Path, seed: int, image_size: int, image_store: FileStore | None
+    frame: pl.DataFrame,
+    root: Path,
+    seed: int,
+    image_size: int,
+    image_store: FileStore | None,
+    classes: InspectionClasses,
 ) -> _Placed:
     """Every row's image and label into its split folder (from the store when given)."""
+    drawn = classes.vocabulary == DEFECT_TYPES  # the simulator's renderer draws these classes
     placed = _Placed(
-        counts={s: dict.fromkeys(DEFECT_TYPES, 0) for s in SPLITS},
-        box_counts={s: dict.fromkeys(DEFECT_CLASSES, 0) for s in SPLITS},
+        counts={s: dict.fromkeys(classes.vocabulary, 0) for s in SPLITS},
+        box_counts={s: dict.fromkeys(classes.detector, 0) for s in SPLITS},
         hows={"rendered": 0, "linked": 0, "reused": 0, "stored": 0},
         sources=[],
         stored_images=[],
@@ -299,20 +319,29 @@ def _place_images(
     for row in frame.iter_rows(named=True):
         split = row["split"]
         split_images = root / "images" / split
-        if image_store is not None and (
-            not row["image_uri"] or parse_synthetic_uri(row["image_uri"])
-        ):
+        rendered = not row["image_uri"] or parse_synthetic_uri(row["image_uri"]) is not None
+        if rendered and not drawn:
+            raise DatasetError(
+                f"{row['product_id']}: no image file, and only the simulator plant's images "
+                f"can be rendered (plant {classes.plant!r})"
+            )
+        if image_store is not None and rendered:
             boxes, how, image_rel = _from_store(row, split_images, seed, image_size, image_store)
             source_uri: str = image_store.uri(image_rel)
         else:
-            boxes, how = _materialize(row, split_images, seed, image_size)
+            boxes, how = _materialize(row, split_images, seed, image_size, classes.normal)
             source_uri, image_rel = row["image_uri"] or "", None
         placed.hows[how] += 1
         placed.sources.append(source_uri)
         placed.stored_images.append(image_rel)
         placed.counts[split][row["defect_type"]] += 1
         for box in boxes:
-            placed.box_counts[split][DEFECT_CLASSES[box.cls_index]] += 1
+            if not 0 <= box.cls_index < len(classes.detector):
+                raise DatasetError(
+                    f"{row['product_id']}: label class {box.cls_index} outside the plant's "
+                    f"{len(classes.detector)} classes"
+                )
+            placed.box_counts[split][classes.detector[box.cls_index]] += 1
     return placed
 
 
@@ -336,21 +365,23 @@ def _write_manifest(frame: pl.DataFrame, placed: _Placed, root: Path) -> None:
     ).write_parquet(root / MANIFEST)
 
 
-def _cap_normals(frame: pl.DataFrame, fraction: float | None) -> tuple[pl.DataFrame, int]:
-    if fraction is None:
+def _cap_normals(
+    frame: pl.DataFrame, fraction: float | None, normal_class: str | None
+) -> tuple[pl.DataFrame, int]:
+    if fraction is None or normal_class is None:
         return frame, 0
     keep_share = pl.Series([_keep_share(p) for p in frame["product_id"].to_list()])
     frame = frame.with_columns(keep_share.alias("_share"))
     parts = []
     for split in SPLITS:
         part = frame.filter(pl.col("split") == split)
-        normal = part.filter(pl.col("defect_type") == "normal")
+        normal = part.filter(pl.col("defect_type") == normal_class)
         defects = part.height - normal.height
         allowed = int(fraction * defects / (1 - fraction)) if fraction > 0 else 0
         if defects == 0:  # a split of good parts only: keep a few so it is not empty
             allowed = min(normal.height, 8)
         kept = normal.sort("_share").head(allowed)
-        parts.append(pl.concat([part.filter(pl.col("defect_type") != "normal"), kept]))
+        parts.append(pl.concat([part.filter(pl.col("defect_type") != normal_class), kept]))
     capped = pl.concat(parts).sort(["inspection_time", "product_id"]).drop("_share")
     return capped, frame.height - capped.height
 
@@ -374,7 +405,7 @@ def _iso(value: Any) -> str:
 
 
 def _materialize(
-    row: dict[str, Any], split_images: Path, seed: int, size: int
+    row: dict[str, Any], split_images: Path, seed: int, size: int, normal_class: str | None
 ) -> tuple[list[Box], str]:
     """Put one inspection's image and label into a split; returns its boxes and how."""
     product_id, defect_type = row["product_id"], row["defect_type"]
@@ -406,7 +437,7 @@ def _materialize(
     label_target = split_images.parent.parent / "labels" / split_images.name / f"{name}.txt"
     if label_source is not None and label_source.is_file():
         text = label_source.read_text()
-    elif defect_type == "normal":
+    elif normal_class is not None and defect_type == normal_class:
         text = ""
     else:
         raise DatasetError(f"{product_id}: {defect_type} image {source} has no YOLO label file")
@@ -465,13 +496,13 @@ def _from_store(
     return boxes, how, image_rel
 
 
-def _write_data_yaml(root: Path) -> Path:
+def _write_data_yaml(root: Path, names: tuple[str, ...]) -> Path:
     data_yaml = root / DATA_YAML
     spec = {
         "path": str(root),
         **{key: f"images/{split}" for split, key in YOLO_SPLIT_KEYS.items()},
-        "nc": len(DEFECT_CLASSES),
-        "names": dict(enumerate(DEFECT_CLASSES)),
+        "nc": len(names),
+        "names": dict(enumerate(names)),
     }
     data_yaml.write_text(yaml.safe_dump(spec, sort_keys=False))
     return data_yaml
@@ -501,7 +532,7 @@ def restore_yolo_dataset(
             image_store.read_bytes(image_rel)
         )
         (root / "labels" / split / f"{stem}.txt").write_bytes(image_store.read_bytes(label_rel))
-    _write_data_yaml(root)
+    _write_data_yaml(root, tuple(summary["class_names"]))
     manifest.write_parquet(root / MANIFEST)
     (root / META_JSON).write_text(
         json.dumps({**summary, "root": str(root), "data_yaml": str(root / DATA_YAML)}, indent=2)
@@ -551,9 +582,10 @@ def preview_grid(
     from PIL import Image, ImageDraw, ImageFont
 
     labels = read_labels(dataset, split)
-    by_class: dict[str, list[str]] = {c: [] for c in (*DEFECT_CLASSES, "normal")}
+    names = dataset.class_names
+    by_class: dict[str, list[str]] = {c: [] for c in (*names, "normal")}
     for name, boxes in labels.items():
-        by_class[DEFECT_CLASSES[boxes[0].cls_index] if boxes else "normal"].append(name)
+        by_class[names[boxes[0].cls_index] if boxes else "normal"].append(name)
     chosen: list[str] = []
     queues = [list(v) for k, v in by_class.items() if k != "normal"]
     while len(chosen) < n and any(queues):
@@ -574,7 +606,7 @@ def preview_grid(
             color = colors.get(box.cls_index, (255, 255, 255))
             x0, y0, x1, y1 = box.to_xyxy(tile, tile)
             draw.rectangle((x0, y0, x1, y1), outline=color, width=2)
-            draw.text((x0 + 2, max(0, y0 - 12)), box.cls_name, fill=color, font=font)
+            draw.text((x0 + 2, max(0, y0 - 12)), names[box.cls_index], fill=color, font=font)
         if not labels[name]:
             draw.text((4, 4), "normal", fill=(220, 220, 220), font=font)
         sheet.paste(image, ((index % cols) * tile, (index // cols) * tile))

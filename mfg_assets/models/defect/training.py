@@ -28,6 +28,8 @@ training.checkpoint               ``best.pt`` and ``last.pt`` always; ``save_fre
                                   ``save_period``
 training.seed / device            ``seed`` + ``deterministic=True`` / ``device``
 training.num_threads              CPU threads (Ultralytics would cap them at cores - 1)
+training.time_budget_minutes      ``time`` (hours): stop at the budget; epochs and the LR
+                                  schedule re-fitted to it after every epoch
 (not in the config)               ``ema_epochs``: EMA of the weights over ~2 epochs of updates
                                   (Ultralytics' 2000-update ramp is sized for COCO; on a few
                                   hundred images it leaves validation swinging by epoch)
@@ -112,6 +114,7 @@ class DetectorSettings:
     log_every: int = 1
     cache: bool = True  # decoded, resized images kept in RAM (a few MB per 100 images)
     ema_epochs: float | None = 2.0  # EMA averaging horizon (None: Ultralytics' 2000 updates)
+    time_hours: float | None = None  # training time budget (Ultralytics' time mode), hours
     augmentation: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
 
     @property
@@ -155,6 +158,8 @@ class DetectorSettings:
             "threads": training.get("num_threads"),
             "log_every": int(logging.get("log_every", cls.log_every)),
         }
+        if training.get("time_budget_minutes"):
+            values["time_hours"] = float(training["time_budget_minutes"]) / 60.0
         if opt.get("momentum"):
             values["momentum"] = float(opt["momentum"])
         size = data.get("image_size")
@@ -220,6 +225,8 @@ class DetectorSettings:
             "val": True,
             "verbose": False,
             "close_mosaic": min(5, self.epochs // 4),
+            # time mode: epochs and the LR schedule re-fitted to the budget after every epoch
+            **({"time": self.time_hours} if self.time_hours else {}),
             **self.augmentation,
         }
 

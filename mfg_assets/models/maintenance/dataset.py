@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mfg_assets.features.schema import feature_columns
+from mfg_assets.features.schema import model_feature_columns
 from mfg_assets.features.splits import SPLITS
 from mfg_assets.models.config import ExperimentConfig
 
@@ -43,8 +43,8 @@ class TrainingData:
 
 
 def model_features(config: ExperimentConfig) -> list[str]:
-    """The configured feature columns, or every model-facing schema feature."""
-    return list(config.data.feature_columns or feature_columns())
+    """The configured feature columns, or every model-facing feature of the active plant."""
+    return list(config.data.feature_columns or model_feature_columns())
 
 
 def column_values(frame: Any, column: str, dtype: Any = np.float64) -> np.ndarray:

@@ -14,6 +14,15 @@ import numpy as np
 
 from mfg_assets.models.maintenance.dataset import column_values
 
+PLANT_BASELINE = "plant"  # the active plant definition's ``label.baseline_feature``
+
+
+def plant_baseline_feature() -> str | None:
+    """The single feature the active plant definition names as the heuristic baseline."""
+    from mfg_assets.plant.definition import active_plant
+
+    return active_plant().label.baseline_feature
+
 
 def ranking_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
     """ROC AUC and PR AUC (average precision); NaN when ``y`` has a single class."""
@@ -66,7 +75,7 @@ def evaluate(
     threshold: float,
     *,
     label_column: str = "failure_within_h",
-    baseline_feature: str | None = "vibration_mean",
+    baseline_feature: str | None = PLANT_BASELINE,
     plots_dir: str | Path | None = None,
 ) -> dict[str, float]:
     """Score ``test_frame`` (pandas/polars) and compare with trivial predictors.
@@ -76,6 +85,8 @@ def evaluate(
     prior-rate predictor (ROC AUC 0.5, PR AUC = prevalence, alarms on every row), and
     ``baseline_heuristic_*`` for ``baseline_feature`` used as the score, alarming on its top
     ``prevalence`` share of rows (an alarm budget calibrated on the test labels, so generous).
+    By default that feature is the plant definition's ``label.baseline_feature`` (the
+    simulator: ``vibration_mean``); none there, or ``None`` here: no heuristic baseline.
     With ``plots_dir`` the confusion matrix, PR and ROC curves are written there as PNG.
     """
     y = column_values(test_frame, label_column)
@@ -94,6 +105,8 @@ def evaluate(
         "baseline_prior_pr_auc": prevalence,
         "baseline_prior_f1": 2 * prevalence / (1 + prevalence) if prevalence > 0 else 0.0,
     }
+    if baseline_feature == PLANT_BASELINE:
+        baseline_feature = plant_baseline_feature()
     if baseline_feature is not None:
         score = column_values(test_frame, baseline_feature)
         cut = float(np.nanquantile(score, 1 - prevalence)) if prevalence > 0 else np.inf

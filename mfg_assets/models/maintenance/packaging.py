@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mfg_assets.features.schema import feature_schema
+from mfg_assets.features.schema import model_feature_schema
 from mfg_assets.models.config import ExperimentConfig, dump_config, flatten_config
 from mfg_assets.models.maintenance.dataset import finite_feature_matrix
 from mfg_assets.models.maintenance.predictor import PREDICTOR_ARTIFACT, MaintenancePredictor
@@ -43,7 +43,7 @@ def pandas_features(frame: Any, feature_names: list[str]) -> Any:
 def _typed_frame(x: np.ndarray, feature_names: list[str]) -> Any:
     import pandas as pd
 
-    schema = feature_schema()
+    schema = model_feature_schema()
     integer = {name for name, dtype in schema.items() if dtype.is_integer()}
     return pd.DataFrame(
         {

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from mfg_assets.features.schema import feature_columns
+from mfg_assets.features.schema import feature_columns, sensor_types
 
 INT_FEATURES = ("n_readings", "n_inspections", "n_defects")
 
@@ -19,7 +19,8 @@ INT_FEATURES = ("n_readings", "n_inspections", "n_defects")
 def training_frame(
     n_machines: int = 10, hours: int = 300, signal: float = 3.0, seed: int = 0
 ) -> pd.DataFrame:
-    """Hourly rows per machine; P(failure) rises with vibration/temperature; ``signal=0``: noise.
+    """Hourly rows per machine of the active plant's feature schema; P(failure) rises with the
+    means of its first two sensors (the simulator: temperature, vibration); ``signal=0``: noise.
 
     Splits are time-ordered: first 60% of hours train, next 20% validation, last 20% test.
     """
@@ -38,7 +39,7 @@ def training_frame(
             frame[column] = rng.integers(0, 700, n)
         else:
             frame[column] = rng.normal(50.0, 10.0, n)
-    risk = (frame["vibration_mean"] - 50) / 10 + (frame["temperature_mean"] - 50) / 10
+    risk = sum((frame[f"{sensor}_mean"] - 50) / 10 for sensor in sensor_types()[:2])
     logit = signal * risk - 2.5
     frame["failure_within_h"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     frame["split"] = np.select(

@@ -24,7 +24,7 @@ from mfg_assets.models.lifecycle import (
     TrainedVersion,
     VersionTags,
 )
-from mfg_assets.models.registry import REGISTERED_MODELS
+from mfg_assets.models.registry import REGISTERED_MODELS, PromotionDecision
 
 __all__ = [
     "KIND",
@@ -88,26 +88,44 @@ class MaintenanceLifecycle:
         )
 
     def scorer(self, held_out: Any, config: ExperimentConfig, out_dir: Path) -> Scorer:
-        """Score a version on the test rows ``held_out`` at its own threshold; the
-        challenger's plots (confusion matrix, PR and ROC curves) go to ``out_dir``."""
+        """Score a version at its own threshold on the test rows of ``held_out`` (a whole
+        training frame, or its test rows alone); the challenger's plots (confusion matrix,
+        PR and ROC curves) go to ``out_dir``. Per-row probabilities are in the details."""
         from mfg_assets.models.maintenance.evaluation import evaluate
+        from mfg_assets.models.maintenance.gate import SCORES_DETAIL, held_out_test_rows
         from mfg_assets.models.maintenance.packaging import load_maintenance_model
+
+        test = held_out_test_rows(held_out, config.data.split_column)
 
         def score(version: RegisteredVersion, role: Role) -> Scored:
             loaded = load_maintenance_model(version.uri)
             challenger = role == "challenger"
+            proba = loaded.predict_proba(test)
             metrics = evaluate(
-                loaded.predict_proba,
-                held_out,
+                lambda _: proba,
+                test,
                 loaded.threshold,
                 label_column=config.data.label_column,
                 plots_dir=out_dir if challenger else None,
                 **({} if challenger else {"baseline_feature": None}),
             )
             plots = {p.stem: str(p) for p in sorted(Path(out_dir).glob("*.png"))}
-            return Scored(metrics, plots if challenger else {})
+            return Scored(metrics, plots if challenger else {}, {SCORES_DETAIL: proba})
 
         return score
+
+    def decide(
+        self,
+        challenger: Scored,
+        champion: Scored | None,
+        held_out: Any,
+        config: ExperimentConfig,
+        out_dir: Path,
+    ) -> tuple[PromotionDecision, dict[str, Any]]:
+        """The gate with bootstrap intervals over machines (:mod:`.gate`)."""
+        from mfg_assets.models.maintenance.gate import decide
+
+        return decide(challenger, champion, held_out, config, out_dir)
 
 
 MAINTENANCE = MaintenanceLifecycle()

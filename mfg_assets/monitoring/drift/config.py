@@ -1,9 +1,10 @@
 """What drift is tested on, and how: the compared columns and :class:`DriftConfig`.
 
-Columns: the 25 sensor statistics of the hourly features (mean/std/min/max/last of the five
-sensors). Left out by default: the ``*_slope`` columns (heavy-tailed, dominated by the hours
-around a failure or a restart after maintenance: the wear the maintenance model predicts, not a
-change of the plant; one such hour flagged a clean plant), ``n_readings`` (completeness: the
+Columns: the sensor statistics of the hourly features (mean/std/min/max/last of every sensor of
+the active plant definition; the simulator: 25 of its five sensors). Left out by default: the
+``*_slope`` columns (heavy-tailed, dominated by the hours around a failure or a restart after
+maintenance: the wear the maintenance model predicts, not a change of the plant; one such hour
+flagged a clean plant), ``n_readings`` (completeness: the
 data-quality checks own it), ``n_inspections`` and ``n_defects``/``defect_rate`` (throughput and
 zero-inflated quality outcomes, watched per inspection by
 :func:`mfg_assets.monitoring.images.defect_mix_drift`). Constant reference columns are kept: one
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from mfg_assets.features.schema import sensor_feature_columns
+from mfg_assets.features.schema import drift_feature_columns
 
 Status = Literal["ok", "skipped"]
 ReportStyle = Literal["metrics", "preset"]
@@ -33,8 +34,9 @@ Window = tuple[datetime, datetime]
 
 def default_drift_columns() -> list[str]:
     """The columns compared by default: the sensor statistics of the hourly features but the
-    spiky ``*_slope`` columns (see the module docstring)."""
-    return [c for c in sensor_feature_columns() if not c.endswith("_slope")]
+    spiky ``*_slope`` columns (see the module docstring); for an hourly plant the readings'
+    ``<sensor>_mean`` only (see :func:`mfg_assets.features.schema.drift_feature_columns`)."""
+    return drift_feature_columns()
 
 
 @dataclass(frozen=True)

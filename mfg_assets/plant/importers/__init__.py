@@ -11,11 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mfg_assets.plant.importers.azure_pdm import import_azure_pdm
+from mfg_assets.plant.importers.neu_det import import_neu_det
 from mfg_assets.plant.importers.report import FileReport, ImportRefused, ImportReport
+from mfg_assets.plant.importers.voc_folder import import_voc
 
 Importer = Callable[..., ImportReport]
 
-IMPORTERS: dict[str, Importer] = {"azure-pdm": import_azure_pdm}
+IMPORTERS: dict[str, Importer] = {
+    "azure-pdm": import_azure_pdm,
+    "neu-det": import_neu_det,
+    "voc": import_voc,
+}
 
 
 def run_import(format_name: str, source: Path, url: str, *, replace: bool = False) -> ImportReport:

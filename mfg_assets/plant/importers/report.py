@@ -16,14 +16,14 @@ class FileReport:
     read: int = 0
     written: int = 0
     refused: Counter[str] = field(default_factory=Counter)
-    examples: dict[str, list[int]] = field(default_factory=dict)  # reason → CSV line numbers
+    examples: dict[str, list[int | str]] = field(default_factory=dict)  # reason → lines/files
     error: str | None = None  # set when the whole file is refused
 
     @property
     def refused_rows(self) -> int:
         return sum(self.refused.values())
 
-    def refuse(self, reason: str, lines: list[int], count: int) -> None:
+    def refuse(self, reason: str, lines: list[int] | list[str], count: int) -> None:
         self.refused[reason] += count
         self.examples.setdefault(reason, []).extend(lines[:EXAMPLE_LINES])
 
@@ -59,8 +59,10 @@ class ImportReport:
                 f"refused {f.refused_rows:>7,}"
             )
             for reason, count in f.refused.most_common():
-                lines = ", ".join(map(str, f.examples.get(reason, [])))
-                out.append(f"  {'':<{width}}    {count:>7,} × {reason} (lines {lines}, ...)")
+                examples = f.examples.get(reason, [])
+                where = "e.g." if examples and isinstance(examples[0], str) else "lines"
+                listed = ", ".join(map(str, examples))
+                out.append(f"  {'':<{width}}    {count:>7,} × {reason} ({where} {listed}, ...)")
         if self.written_rows:
             tables = ", ".join(f"{n:,} {t}" for t, n in self.written_rows.items())
             out.append(f"  landing tables: {tables}")

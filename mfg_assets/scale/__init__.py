@@ -1,0 +1,1 @@
+"""Scale-out: a plant's hour split by production line, and steps run on Celery workers."""
