@@ -22,9 +22,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 from _smoke import parse_args
-from train_maintenance import EPOCH, plant_training_set
+from train_maintenance import oracle_scores, plant_simulator, plant_training_set
 
 from mfg_assets.features.splits import time_ordered_split
 from mfg_assets.models.config import apply_overrides, load_experiment
@@ -34,19 +33,7 @@ from mfg_assets.models.maintenance.dataset import model_features, select_split
 from mfg_assets.models.maintenance.gate import best_single_feature
 from mfg_assets.models.maintenance.planner import planner_metrics
 from mfg_assets.models.maintenance.training import train_maintenance_model
-from mfg_assets.plant.config import DirtConfig, PlantConfig
-from mfg_assets.plant.simulator import PlantSimulator
 from mfg_assets.settings import gate_settings
-
-
-def oracle_scores(sim: PlantSimulator, test: pl.DataFrame, horizon_hours: float) -> np.ndarray:
-    """The simulator's failure probability within the horizon at each row's time."""
-    out = np.zeros(test.height)
-    for machine in test["machine_id"].unique().to_list():
-        rows = np.flatnonzero((test["machine_id"] == machine).to_numpy())
-        times = test["event_timestamp"].gather(rows).to_list()
-        out[rows] = sim.failure_probability(machine, times, horizon_hours)
-    return out
 
 
 def one_plant(args: argparse.Namespace, seed: int) -> dict[str, dict]:
@@ -60,9 +47,7 @@ def one_plant(args: argparse.Namespace, seed: int) -> dict[str, dict]:
     heuristic = best_single_feature(
         select_split(frame, "train"), model_features(config), "failure_within_h", "train rows"
     )
-    sim = PlantSimulator(
-        PlantConfig(machines=args.machines, seed=seed, epoch=EPOCH, dirt=DirtConfig())
-    )
+    sim = plant_simulator(args.machines, seed)
     scores = {
         "model": np.asarray(trained.predict_proba(test), dtype=np.float64),
         "heuristic": heuristic.score(test),

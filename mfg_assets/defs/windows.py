@@ -11,7 +11,7 @@ from mfg_assets.defs.common.policies import HOURLY_FRESHNESS, RANGED_BACKFILL
 from mfg_assets.defs.resources import PlantDatabase
 from mfg_assets.features.windows import window_features, window_plan
 from mfg_assets.ingestion.attributes import extract_machine_attributes, history_start
-from mfg_assets.plant.definition import active_plant
+from mfg_assets.plant.definition import active_definition_file, active_plant, check_source
 from mfg_assets.settings import partitions_start
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # events are read from the plant's first record on
@@ -59,6 +59,9 @@ def machine_window_features(
 ) -> dg.Output[dict[str, pl.DataFrame]]:
     """Thin wrapper over :func:`mfg_assets.features.windows.window_features`."""
     window = context.partition_time_window
+    # a plant database that lacks what the definition reads is an error naming the field and
+    # the file, not a column of nulls
+    check_source(PLANT, plant_db.url, active_definition_file().name)
     events = plant_db.machine_events(EPOCH, window.end)
     frame = window_features(
         PLANT,

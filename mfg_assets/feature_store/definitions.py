@@ -16,11 +16,11 @@ from mfg_assets.feature_store.names import (
     ENTITY_NAME,
     FEATURE_SERVICE_NAME,
     FEATURE_TTL,
-    FEATURE_VIEW_NAME,
     JOIN_KEY,
-    SOURCE_NAME,
     TIMESTAMP_FIELD,
+    feature_view_name,
     offline_source_dir,
+    source_name,
 )
 from mfg_assets.features.schema import (
     model_feature_columns,
@@ -80,7 +80,7 @@ def build_definitions(source_path: str | Path | None = None) -> FeastDefinitions
         owner=OWNER,
     )
     source = FileSource(
-        name=SOURCE_NAME,
+        name=source_name(),
         path=str(path),
         timestamp_field=TIMESTAMP_FIELD,
         description=(
@@ -94,7 +94,7 @@ def build_definitions(source_path: str | Path | None = None) -> FeastDefinitions
         Field(name=name, dtype=_feast_dtype(schema[name])) for name in model_feature_columns(plant)
     ]
     feature_view = FeatureView(
-        name=FEATURE_VIEW_NAME,
+        name=feature_view_name(),
         entities=[entity],
         schema=fields,
         source=source,

@@ -16,9 +16,7 @@ from mfg_assets.storage.partitions import local_asset_dir
 
 ENTITY_NAME = "machine"
 JOIN_KEY = "machine_id"
-FEATURE_VIEW_NAME = "machine_hourly_features"
 FEATURE_SERVICE_NAME = "maintenance_model_v1"
-SOURCE_NAME = "machine_hourly_features_source"
 TIMESTAMP_FIELD = TIMESTAMP_COLUMN  # end of the hour = when the row's features become known
 
 # A row describes one hour and is materialized hourly. Training joins take the newest row at or
@@ -39,6 +37,17 @@ def features_asset() -> str:
     return model_features_asset()
 
 
+def feature_view_name() -> str:
+    """The Feast feature view: named after the asset that feeds it, so the lineage a served
+    prediction reports (``feature_view``) is the asset the model's features came from."""
+    return features_asset()
+
+
+def source_name() -> str:
+    """The Feast data source of :func:`feature_view_name`."""
+    return f"{feature_view_name()}_source"
+
+
 PROFILE_ENV = "MFG_FEATURE_STORE"
 PROJECT_ENV = "MFG_FEAST_PROJECT"
 DEFAULT_PROJECT = "mfg_plant"
@@ -49,9 +58,9 @@ _PROJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]*$")
 
 
 def feature_refs() -> list[str]:
-    """``machine_hourly_features:<feature>`` per model feature, in ``model_feature_columns()``
-    order (the view keeps its name whichever asset feeds it)."""
-    return [f"{FEATURE_VIEW_NAME}:{name}" for name in model_feature_columns()]
+    """``<feature view>:<feature>`` per model feature, in ``model_feature_columns()`` order."""
+    view = feature_view_name()
+    return [f"{view}:{name}" for name in model_feature_columns()]
 
 
 def project_name() -> str:
@@ -88,4 +97,4 @@ def feature_store_dir() -> Path:
 
 def offline_source_dir() -> Path:
     """The Feast ``FileSource`` directory: one parquet file per UTC day (see :mod:`.offline`)."""
-    return feature_store_dir() / "offline" / FEATURE_VIEW_NAME
+    return feature_store_dir() / "offline" / feature_view_name()

@@ -29,7 +29,7 @@ from mfg_assets.feature_store.errors import (
     StaleFeaturesError,
     UnknownMachineError,
 )
-from mfg_assets.feature_store.names import FEATURE_VIEW_NAME, JOIN_KEY, TIMESTAMP_FIELD
+from mfg_assets.feature_store.names import JOIN_KEY, TIMESTAMP_FIELD, feature_view_name
 from mfg_assets.features.schema import TS_DTYPE, model_feature_columns, model_feature_schema
 
 if TYPE_CHECKING:
@@ -71,17 +71,17 @@ class OnlineFeatureReader:
         self.store = store
         self.project = store.project
         try:
-            self.feature_view = store.get_feature_view(FEATURE_VIEW_NAME)
+            self.feature_view = store.get_feature_view(feature_view_name())
         except FeatureViewNotFoundException as exc:
             raise FeatureStoreNotReadyError(
-                f"feature view {FEATURE_VIEW_NAME!r} is not registered in project "
+                f"feature view {feature_view_name()!r} is not registered in project "
                 f"{self.project!r}: open the store with open_store(apply=True) first"
             ) from exc
         self.features = model_feature_columns()
         registered = {f.name for f in self.feature_view.features}
         if missing := [f for f in self.features if f not in registered]:
             raise FeatureStoreNotReadyError(
-                f"registered {FEATURE_VIEW_NAME!r} lacks features {missing}: the registry is "
+                f"registered {feature_view_name()!r} lacks features {missing}: the registry is "
                 "older than the code; re-apply with open_store(apply=True)"
             )
         # the provider's online_read is the fast path (no per-call registry resolution)
@@ -114,7 +114,7 @@ class OnlineFeatureReader:
         except Exception as exc:
             if any(hint in str(exc).lower() for hint in _MISSING_TABLE_HINTS):
                 raise FeatureStoreNotReadyError(
-                    f"the online store has no table for {FEATURE_VIEW_NAME!r} in project "
+                    f"the online store has no table for {feature_view_name()!r} in project "
                     f"{self.project!r} ({exc}); run apply_definitions(store, force=True)"
                 ) from exc
             raise

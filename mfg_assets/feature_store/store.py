@@ -43,9 +43,9 @@ from mfg_assets.feature_store.errors import FeatureStoreError, InvalidEntityRows
 from mfg_assets.feature_store.names import (
     FEATURE_SERVICE_NAME,
     FEATURE_TTL,
-    FEATURE_VIEW_NAME,
     JOIN_KEY,
     TIMESTAMP_FIELD,
+    feature_view_name,
     offline_source_dir,
 )
 from mfg_assets.feature_store.offline import (
@@ -258,7 +258,7 @@ def materialize_window(store: FeatureStore, start: datetime, end: datetime) -> M
         newer = {m: r for m, r in current.items() if r is not None and r[0] > latest_ts[m]}
         store.refresh_registry()
         store.materialize(
-            start_date=start + ONE_MICROSECOND, end_date=end, feature_views=[FEATURE_VIEW_NAME]
+            start_date=start + ONE_MICROSECOND, end_date=end, feature_views=[feature_view_name()]
         )
         if newer:
             _push_online(store, _online_frame(_rows_frame(newer)))
@@ -310,7 +310,7 @@ def _online_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _push_online(store: FeatureStore, frame: pl.DataFrame) -> None:
     # arrow-backed pandas keeps Int64 features with nulls as integers (numpy would make floats)
     store.write_to_online_store(
-        FEATURE_VIEW_NAME, df=frame.to_pandas(use_pyarrow_extension_array=True)
+        feature_view_name(), df=frame.to_pandas(use_pyarrow_extension_array=True)
     )
 
 
@@ -372,7 +372,7 @@ def _feature_names(features: Sequence[str] | None) -> list[str]:
     known = model_feature_columns()
     names = [f.split(":", 1)[1] if ":" in f else f for f in features]
     views = {f.split(":", 1)[0] for f in features if ":" in f}
-    unknown = [n for n in names if n not in known] + sorted(views - {FEATURE_VIEW_NAME})
+    unknown = [n for n in names if n not in known] + sorted(views - {feature_view_name()})
     if unknown:
         raise ValueError(f"unknown features {unknown}; choose from model_feature_columns()")
     wanted = set(names)
@@ -440,12 +440,12 @@ def _feast_point_in_time(
     """
     target = offline_source_dir()
     all_features = names == model_feature_columns()
-    refs = [f"{FEATURE_VIEW_NAME}:{n}" for n in names]
+    refs = [f"{feature_view_name()}:{n}" for n in names]
     parts = []
     scratch_root = target.parent / ".scratch"
     scratch_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_root, prefix="pit-") as tmp:
-        source = Path(tmp) / FEATURE_VIEW_NAME
+        source = Path(tmp) / feature_view_name()
         source.mkdir()
         scratch: FeatureStore | None = None
         by_day = keys.with_columns(pl.col(TIMESTAMP_FIELD).dt.date().alias("_day"))

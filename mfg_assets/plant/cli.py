@@ -155,6 +155,26 @@ def _info(args: argparse.Namespace) -> None:
     _print_counts(db)
 
 
+def _check(args: argparse.Namespace) -> None:
+    """The active plant definition against the plant database: what it reads is there."""
+    from mfg_assets.plant.definition import (
+        active_definition_file,
+        check_source,
+        load_definition,
+        resolve_definition,
+    )
+    from mfg_assets.settings import get_settings
+
+    if args.plant:  # confined like MFG_PLANT: shipped or MFG_PLANT_DEFINITIONS_DIR
+        path = resolve_definition(args.plant, get_settings().mfg_plant_definitions_dir)
+    else:
+        path = active_definition_file()
+    plant = load_definition(path)  # a DefinitionError names the field and the file
+    check_source(plant, args.db, path.name)
+    sensors = ", ".join(s.name for s in plant.sensors)
+    print(f"plant {plant.name} ({path}) matches {mask_url(args.db)}: sensors {sensors}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfg-plant", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show config, row counts and time range")
     info.add_argument("--db", help=db_help)
     info.set_defaults(handler=_info)
+
+    check = commands.add_parser(
+        "check", help="check the plant definition against the plant database (exit 2 if not)"
+    )
+    check.add_argument("--db", help=db_help)
+    check.add_argument("--plant", help="definition name or YAML path (default: MFG_PLANT)")
+    check.set_defaults(handler=_check)
 
     add_import_command(commands, db_help)
     return parser

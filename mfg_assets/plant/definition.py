@@ -485,6 +485,14 @@ def resolve_definition(ref: str, extra_dir: Path | None = None) -> Path:
 _active: tuple[tuple[Any, ...], PlantDefinition] | None = None
 
 
+def active_definition_file() -> Path:
+    """The YAML file the ``MFG_PLANT`` setting selects."""
+    from mfg_assets.settings import get_settings
+
+    settings = get_settings()
+    return resolve_definition(settings.mfg_plant, settings.mfg_plant_definitions_dir)
+
+
 def active_plant() -> PlantDefinition:
     """The definition the ``MFG_PLANT`` setting selects (default: the simulator's plant).
 
@@ -492,10 +500,7 @@ def active_plant() -> PlantDefinition:
     parsed definition is reused while the setting, the file and its modification time are
     unchanged (feature schemas ask for it on every partition)."""
     global _active
-    from mfg_assets.settings import get_settings
-
-    settings = get_settings()
-    path = resolve_definition(settings.mfg_plant, settings.mfg_plant_definitions_dir)
+    path = active_definition_file()
     try:
         stat = path.stat()
         key: tuple[Any, ...] = (str(path), stat.st_mtime_ns, stat.st_size)

@@ -112,7 +112,7 @@ def import_maintenance_model(
     verified against its registered digest (:class:`ArtifactIntegrityError` if tampered)."""
     import tempfile
 
-    from mfg_assets.feature_store.names import FEATURE_SERVICE_NAME, FEATURE_VIEW_NAME
+    from mfg_assets.feature_store.names import FEATURE_SERVICE_NAME, feature_view_name
 
     registry = ModelRegistry()
     version, info, run_id = _version_and_info(registry, MAINTENANCE_MODEL, version, alias)
@@ -129,7 +129,7 @@ def import_maintenance_model(
             **_base_metadata(MAINTENANCE_MODEL, version, run_id, info, alias),
             "threshold": float(predictor.threshold),
             "feature_names": list(predictor.feature_names),
-            "feature_view": FEATURE_VIEW_NAME,
+            "feature_view": feature_view_name(),
             "feature_service": FEATURE_SERVICE_NAME,
             "experiment": (mlmodel.get("metadata") or {}).get("experiment"),
         }

@@ -43,7 +43,7 @@ def test_feature_view_schema_types_ttl_and_service(data_dir: Path) -> None:
 
     defs = build_definitions()
     view = defs.feature_view
-    assert view.name == names.FEATURE_VIEW_NAME
+    assert view.name == names.feature_view_name()
     assert [f.name for f in view.features] == feature_columns()
     expected = {c: Int64 if feature_schema()[c] == pl.Int64 else Float64 for c in feature_columns()}
     assert {f.name: f.dtype for f in view.features} == expected

@@ -50,6 +50,43 @@ def test_window_features_of_the_simulator_plant(tmp_path: Path):
     assert since.null_count() == 0 and (since > 0).all()
 
 
+def test_window_features_refuse_a_plant_database_the_definition_does_not_match(tmp_path: Path):
+    """The machine attributes the definition reads are checked before any row is built: the
+    step fails naming the definition file and the field, and writes no partition."""
+    from sqlalchemy import create_engine, text
+
+    from mfg_assets.defs.windows import machine_window_features
+
+    url = f"sqlite:///{tmp_path / 'plant.db'}"
+    seed_small_plant(url)
+    warehouse = tmp_path / "warehouse"
+    with dg.instance_for_test() as instance:
+        upstream = dg.materialize(
+            plant_assets(),
+            partition_key=HOUR_KEY,
+            instance=instance,
+            resources=resources(url, warehouse),
+        )
+        assert upstream.success
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE machines RENAME TO machine_master"))
+        engine.dispose()
+        result = dg.materialize(
+            [*plant_assets(), machine_window_features],
+            selection=[machine_window_features],
+            partition_key=HOUR_KEY,
+            instance=instance,
+            resources=resources(url, warehouse),
+            raise_on_error=False,
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "simulator.yaml: machines.table: no table 'machines'" in message
+    assert not (warehouse / partition_file(["machine_window_features"], HOUR_KEY)).exists()
+
+
 AZURE_RUN = """
 import sys
 from pathlib import Path

@@ -295,3 +295,21 @@ def test_missing_source_columns_are_named(tmp_path: Path) -> None:
         "machines.table: 'plant_meta' has no column 'machine_id'",
         "machines.table: 'plant_meta' has no column 'line'",
     ]
+
+
+def test_plant_check_command_names_the_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mfg_assets.plant.cli import main
+
+    url = f"sqlite:///{tmp_path / 'plant.db'}"
+    db = PlantDB(url)
+    db.create(small_config())  # the simulator's machine master
+    db.close()
+    assert main(["check", "--db", url, "--plant", "simulator"]) == 0
+    assert "plant simulator" in capsys.readouterr().out
+    assert main(["check", "--db", url, "--plant", "azure_pdm"]) == 2
+    err = capsys.readouterr().err
+    assert "azure_pdm.yaml: machines.attributes" in err and "machine_attributes" in err
+    assert main(["check", "--db", url, "--plant", "../../etc/passwd"]) == 2
+    assert "plant '../../etc/passwd'" in capsys.readouterr().err

@@ -263,7 +263,7 @@ def test_labels_use_the_definitions_failure_type(lathe_line) -> None:
 
 def test_feast_view_and_online_store_carry_the_new_sensors(lathe_line) -> None:
     from mfg_assets.defs.feature_store import online_features
-    from mfg_assets.feature_store.names import FEATURE_VIEW_NAME
+    from mfg_assets.feature_store.names import feature_view_name
     from mfg_assets.feature_store.online import online_features as read_online
 
     hour = EPOCH + timedelta(days=DAYS, hours=-1)
@@ -277,7 +277,7 @@ def test_feast_view_and_online_store_carry_the_new_sensors(lathe_line) -> None:
     consistency = result.get_asset_check_evaluations()[0]
     assert consistency.passed, consistency.description
     store = lathe_line["resources"]["feature_store"].open()
-    view = store.get_feature_view(FEATURE_VIEW_NAME)
+    view = store.get_feature_view(feature_view_name())
     assert [f.name for f in view.features] == feature_names()
     online = read_online(store, list(FAILURES))
     offline = pl.concat(
