@@ -4,7 +4,7 @@ rolling time folds of the imported slice.
 
     .venv/bin/python bench/azure_pdm.py [--source DIR] [--db URL] [--folds 3] [--test-days 10]
         [--horizon 24] [--trees 100] [--threshold 0.5] [--ablation] [--experiment NAME]
-        [--validation-share 0.15] [--smoke]
+        [--validation-share 0.15] [--gate-min-machines 2] [--through-assets] [--smoke]
 
 The data goes through the platform's importer first (``mfg-plant import azure-pdm`` into a
 throwaway SQLite plant, or ``--db``) and is read back from the landing tables, so the benchmark
@@ -24,9 +24,22 @@ sees what the platform sees. One row per machine and hour:
   PR AUC, thresholded at its best training F1; and the platform's maintenance model: the
   definition's window features (``features/windows.py``, what ``machine_window_features``
   computes) trained with the platform's training function (``train_maintenance_model``, the
-  experiment ``--experiment``, its feature list set to the window features) on the same rows:
+  experiment ``--experiment``: by default the one the Azure plant trains with,
+  ``maintenance_azure_pdm``; with ``MFG_PLANT=azure_pdm`` an experiment without a feature list
+  takes the window features, screened for machine identity as in the assets; a listed one is
+  replaced by them) on the same rows:
   each fold's training rows split by time into train and the last ``--validation-share`` for
   early stopping and the threshold (best validation F1), scored on the same test rows.
+- the gate: the platform's maintenance gate (``models/maintenance/gate.py``, the experiment's
+  promotion rule, as for a first champion) on each fold's frame, with its own reference
+  (``HistGradientBoostingClassifier`` on the fold's train split, the validation rows left out),
+  heuristic and prior, and ``MFG_GATE_MIN_TEST_MACHINES`` set to ``--gate-min-machines`` (a
+  10-day fold holds failures on 3-6 machines, production's gate wants 10).
+
+``--through-assets``: the platform's model also trained by the assets themselves on each fold
+(``_azure_assets.py`` in a child process: import, backfill, labels, one
+``maintenance_training_job`` per fold with the fold's window as the training set's test split),
+with the folds aligned to midnight like the daily partitions.
 
 Per component: how well the any-failure score ranks the rows before that component's failures
 against the rows with no failure ahead (ROC / PR AUC). Prints a markdown table.
@@ -35,6 +48,7 @@ against the rows with no failure ahead (ROC / PR AUC). Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -48,6 +62,7 @@ from sqlalchemy import text
 
 from mfg_assets.features.splits import TEST, TRAIN, VALIDATION
 from mfg_assets.features.windows import window_features, window_plan
+from mfg_assets.models.config import ExperimentConfig
 from mfg_assets.plant.definition import PlantDefinition, load_definition, shipped_definitions
 from mfg_assets.plant.importers import run_import
 from mfg_assets.plant.importers.datasets import dataset
@@ -222,9 +237,14 @@ def add_labels(
     return out.filter(full_window & (pl.col("ts") + horizon <= end)).drop("_history")
 
 
-def rolling_folds(rows: pl.DataFrame, folds: int, test_days: int) -> list[Fold]:
-    """Consecutive test windows covering the last ``folds × test_days`` days of rows."""
+def rolling_folds(
+    rows: pl.DataFrame, folds: int, test_days: int, whole_days: bool = False
+) -> list[Fold]:
+    """Consecutive test windows covering the last ``folds × test_days`` days of rows; with
+    ``whole_days`` they end at midnight, as the daily training partitions' test windows do."""
     end = rows["ts"].max() + timedelta(hours=1)
+    if whole_days:
+        end = end.replace(hour=0, minute=0, second=0, microsecond=0)
     span = timedelta(days=test_days)
     return [
         Fold(i + 1, end - (folds - i) * span, end - (folds - i - 1) * span) for i in range(folds)
@@ -328,26 +348,39 @@ def platform_rows(plant: PlantDefinition, landing: dict[str, pl.DataFrame]) -> p
     ).rename({"hour": "ts"})
 
 
+@dataclass(frozen=True)
+class GateVerdict:
+    """The platform's gate on one fold (the challenger as a first champion)."""
+
+    passed: bool
+    reason: str
+    comparisons: dict[str, tuple[float, float, float, str]]  # name → (diff, low, high, must)
+    reference_pr_auc: float  # the gate's own reference on the test rows
+
+
 def platform_model(
     train: pl.DataFrame,
     test: pl.DataFrame,
     features: list[str],
     args: argparse.Namespace,
     components: tuple[str, ...],
-) -> tuple[Scores, float, int]:
+) -> tuple[Scores, float, int, GateVerdict]:
     """Train the platform's maintenance model on ``train`` (time-ordered train | validation)
-    and score it on ``test``; returns the scores, the fit time and the best epoch."""
+    and score it on ``test``; returns the scores, the fit time, the best epoch and what the
+    platform's gate decided."""
     from mfg_assets.models.config import apply_overrides, load_experiment
+    from mfg_assets.models.maintenance.dataset import model_features
     from mfg_assets.models.maintenance.training import train_maintenance_model
 
-    config = apply_overrides(
-        load_experiment(args.experiment),
-        {
-            "data.feature_columns": features,
-            "data.horizon_hours": args.horizon,
-            "training.epochs": args.epochs,
-        },
-    )
+    overrides: dict[str, object] = {"data.horizon_hours": args.horizon}
+    if args.epochs is not None:
+        overrides["training.epochs"] = args.epochs
+    config = load_experiment(args.experiment)
+    if config.data.feature_columns is not None:  # an explicit list: the window features instead
+        overrides["data.feature_columns"] = features
+    config = apply_overrides(config, overrides)
+    if model_features(config) != features:
+        raise SystemExit(f"{args.experiment}'s features are not the plant's window features")
     times = train["ts"].unique().sort()
     cut = times[int(len(times) * (1 - args.validation_share))]
     frame = pl.concat(
@@ -365,10 +398,93 @@ def platform_model(
     trained = train_maintenance_model(frame, config)
     fit_s = time.perf_counter() - began
     proba = trained.predict_proba(test.select(features))
-    return score(test, proba, trained.threshold, components), fit_s, trained.best_epoch
+    verdict = platform_gate(frame, proba, config)
+    return score(test, proba, trained.threshold, components), fit_s, trained.best_epoch, verdict
+
+
+def platform_gate(frame: pl.DataFrame, proba: np.ndarray, config: ExperimentConfig) -> GateVerdict:
+    """The maintenance gate's decision on ``frame`` (its test rows scored ``proba``), with no
+    champion: the experiment's comparators, the reference fitted on the train split."""
+    from mfg_assets.models.lifecycle import Scored
+    from mfg_assets.models.maintenance.confidence import pr_auc, roc_auc
+    from mfg_assets.models.maintenance.gate import SCORES_DETAIL, decide
+
+    gate_frame = frame.rename({"ts": "event_timestamp"})
+    y = gate_frame.filter(pl.col("split") == TEST)[PLATFORM_LABEL].to_numpy().astype(float)
+    metrics = {"roc_auc": roc_auc(y, proba), "pr_auc": pr_auc(y, proba)}
+    decision, evidence = decide(
+        Scored(metrics, details={SCORES_DETAIL: proba}), None, gate_frame, config
+    )
+    reference = evidence["bootstrap"]["scores"].get("reference", {})
+    return GateVerdict(
+        decision.passed,
+        decision.reason,
+        {
+            c["against"]: (c["difference"], c["low"], c["high"], c["must"])
+            for c in evidence["comparisons"]
+        },
+        reference.get("pr_auc", {}).get("point", float("nan")),
+    )
 
 
 # -- run --------------------------------------------------------------------------------------
+
+
+def through_assets(args: argparse.Namespace, folds: list[Fold], reference: list[float]) -> None:
+    """The platform's model trained by the assets on each fold (``_azure_assets.py`` in a child
+    process: its own Dagster home, data folder and settings), against the reference's PR AUC
+    on the same test window."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    days = [f"{fold.test_end:%Y-%m-%d}" for fold in folds]
+    with tempfile.TemporaryDirectory(prefix="azure_assets_") as work:
+        command = [
+            sys.executable,
+            str(Path(__file__).with_name("_azure_assets.py")),
+            str(args.source),
+            work,
+            args.experiment,
+            str(args.test_days),
+            *days,
+        ]
+        began = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - began
+    records = [
+        json.loads(line[5:]) for line in proc.stdout.splitlines() if line.startswith("FOLD ")
+    ]
+    if proc.returncode != 0 or len(records) != len(folds):
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        raise SystemExit(f"training through the assets failed ({proc.returncode}):\n{tail}")
+    print(
+        f"\nthrough the assets (import, backfill, labels, one maintenance_training_job per "
+        f"fold; {seconds:.0f} s):"
+    )
+    print(
+        "| fold | partition | test window | test rows / positive | test machines (failing) "
+        "| ROC AUC | PR AUC | reference PR AUC | difference | gate |"
+    )
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for fold, record, ref in zip(folds, records, reference, strict=True):
+        stamps = re.findall(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", str(record.get("test_window")))
+        window = " … ".join(stamps)
+        pr = float(record.get("pr_auc") or float("nan"))
+        print(
+            f"| {fold.index} | {record['day']} | {window} | {int(record['n_rows'] or 0):,} / "
+            f"{int(record['n_positive'] or 0)} | {record['test_machines']} "
+            f"({record['test_failing_machines']}) | {_f(float(record['roc_auc']))} | {_f(pr)} "
+            f"| {_f(ref)} | {pr - ref:+.4f} | {record['decision']} |"
+        )
+    mean = float(np.mean([float(r["pr_auc"]) for r in records]))
+    print(
+        f"| mean | | | | | | {mean:.4f} | {float(np.mean(reference)):.4f} "
+        f"| {mean - float(np.mean(reference)):+.4f} | |"
+    )
+    for fold, record in zip(folds, records, strict=True):
+        print(f"assets gate, fold {fold.index}: {record['decision_reason']}")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -401,6 +517,8 @@ def run(args: argparse.Namespace) -> None:
         f"{rows.height:,} labelled machine-hours, {len(features)} features, "
         f"{int(rows[LABEL].sum()):,} positive rows; built in {time.perf_counter() - started:.1f} s"
     )
+    os.environ["MFG_GATE_MIN_TEST_MACHINES"] = str(args.gate_min_machines)
+    verdicts: list[GateVerdict] = []
     results: dict[str, list[Scores]] = {
         "reference (GBC)": [],
         "platform maintenance model": [],
@@ -408,7 +526,8 @@ def run(args: argparse.Namespace) -> None:
         "prior": [],
     }
     fold_lines = []
-    for fold in rolling_folds(rows, args.folds, args.test_days):
+    folds = rolling_folds(rows, args.folds, args.test_days, whole_days=args.through_assets)
+    for fold in folds:
         horizon = timedelta(hours=args.horizon)
         train = rows.filter(pl.col("ts") + horizon < fold.test_start)
         test = rows.filter((pl.col("ts") >= fold.test_start) & (pl.col("ts") < fold.test_end))
@@ -446,7 +565,7 @@ def run(args: argparse.Namespace) -> None:
         )
         prior = np.full(test.height, float(train[LABEL].mean()))
         results["prior"].append(score(test, prior, 1.0 + 1e-9, plant.components))
-        platform_scores, platform_s, best_epoch = platform_model(
+        platform_scores, platform_s, best_epoch, verdict = platform_model(
             train.select("machine_id", "ts", LABEL, *platform_cols).rename(
                 dict(zip(platform_cols, platform_features, strict=True))
             ),
@@ -463,6 +582,7 @@ def run(args: argparse.Namespace) -> None:
         results["platform maintenance model"].append(
             Scores(**{**platform_scores.__dict__, "note": f"best epoch {best_epoch}"})
         )
+        verdicts.append(verdict)
         fold_lines.append(
             f"| {fold.index} | {fold.test_start:%Y-%m-%d %H:%M} … {fold.test_end:%Y-%m-%d %H:%M} "
             f"| {train.height:,} | {test.height:,} | {int(test[LABEL].sum())} | {test_failures} "
@@ -497,6 +617,28 @@ def run(args: argparse.Namespace) -> None:
             + " |" * len(plant.components)
             + " |"
         )
+    print()
+    names = list(verdicts[0].comparisons) if verdicts else []
+    print(
+        "| fold | gate (first champion) | gate's reference PR AUC | "
+        + " | ".join(f"vs {n} ({verdicts[0].comparisons[n][3]}) [90 % interval]" for n in names)
+        + " |"
+    )
+    print("| --- | --- | ---: |" + " --- |" * len(names))
+    for i, v in enumerate(verdicts, start=1):
+        cells = " | ".join(
+            f"{v.comparisons[n][0]:+.3f} [{v.comparisons[n][1]:+.3f}, {v.comparisons[n][2]:+.3f}]"
+            for n in names
+        )
+        print(
+            f"| {i} | {'promoted' if v.passed else 'kept out'} | {_f(v.reference_pr_auc)} "
+            f"| {cells} |"
+        )
+    for i, v in enumerate(verdicts, start=1):
+        print(f"gate, fold {i}: {v.reason}")
+    if args.through_assets:
+        reference = [s.pr_auc for s in results["reference (GBC)"]]
+        through_assets(args, folds, reference)
     print(
         f"\nthresholds: GBC {args.threshold}; single feature: best training F1; platform: "
         f"best validation F1 ({args.experiment}, {len(platform_features)} window features); total "
@@ -516,9 +658,21 @@ def main() -> None:
     parser.add_argument(
         "--ablation", action="store_true", help="also GBC on the telemetry features alone"
     )
-    parser.add_argument("--experiment", default="maintenance_default", help="platform model")
-    parser.add_argument("--epochs", type=int, default=60, help="platform model's epoch cap")
+    parser.add_argument(
+        "--experiment", default="maintenance_azure_pdm", help="platform model's experiment"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="platform model's epoch cap (unset: its own)"
+    )
     parser.add_argument("--validation-share", type=float, default=0.15)
+    parser.add_argument(
+        "--gate-min-machines", type=int, default=2, help="MFG_GATE_MIN_TEST_MACHINES of the gate"
+    )
+    parser.add_argument(
+        "--through-assets",
+        action="store_true",
+        help="also train the platform's model through the assets on each fold (day-aligned)",
+    )
     args = parse_args(parser, folds=1, test_days=5, trees=5, ablation=False, epochs=2)
     if args.source is None:
         message = "no Azure PdM data: pass --source DIR or set MFG_DATASETS_DIR"
@@ -526,6 +680,9 @@ def main() -> None:
             print(f"skipped: {message}")
             return
         parser.error(message)
+    # the Azure plant is the active one: an experiment without a feature list takes its window
+    # features (screened for machine identity, as in training through the assets)
+    os.environ["MFG_PLANT"] = "azure_pdm"
     with tempfile.TemporaryDirectory() as tmp:
         args.db = args.db or f"sqlite:///{Path(tmp) / 'azure_pdm.db'}"
         run(args)

@@ -11,11 +11,11 @@ may be shared).
 For reference (not rerun here): plain YOLOv8n / YOLOv8 reach about 0.75-0.77 mAP50 on NEU-DET
 in 2024-2025 papers, fine-tuned from COCO-pretrained weights, usually for 100-300 epochs at 640 px
 on a GPU. Here nothing can be downloaded: the detector starts from random weights, with an
-epoch budget that fits 25 minutes of CPU. That handicap is the difference being measured.
+epoch budget that fits 28 minutes of CPU. That handicap is the difference being measured.
 
 Usage::
 
-    python bench/neu_det.py                      # the full run (24-minute training budget)
+    python bench/neu_det.py                      # the full run (28-minute training budget)
     python bench/neu_det.py --budget-minutes 5   # shorter
     python bench/neu_det.py --epochs 5           # a fixed epoch count instead of a budget
     python bench/neu_det.py --smoke              # 4 images per class, 64 px, 1 epoch
@@ -76,7 +76,7 @@ def main() -> None:
         "--epochs", type=int, default=None, help="fixed epochs instead of the time budget"
     )
     parser.add_argument(
-        "--budget-minutes", type=float, default=None, help="default: the experiment's (24)"
+        "--budget-minutes", type=float, default=None, help="default: the experiment's (28)"
     )
     parser.add_argument("--imgsz", type=int, default=None, help="default: the experiment's")
     parser.add_argument("--threshold", type=float, default=None, help="promotion threshold")

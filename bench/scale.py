@@ -1,19 +1,29 @@
 """Benchmark: what one hourly partition costs against plant size, and one hour of the largest
-plant split by line on 1 vs 2 worker processes.
+plant split by line on 1 vs 2 Celery workers.
 
-    .venv/bin/python bench/scale.py [--sizes 20,200,899] [--repeats 3] [--groups 4] [--smoke]
+    .venv/bin/python bench/scale.py [--sizes 20,200,1000] [--repeats 3] [--groups 4]
+        [--celery-repeats 2] [--smoke]
 
 For each plant size (simulator machines at its default 10 s cadence, seeded into a SQLite plant
 database) the hour is built as the asset steps build it, each step in a fresh process (as
-Dagster's multiprocess executor and a Celery worker run one step): **extract** (readings with the
-database's COUNT(*), and inspections), **transform** (``build_features`` over the hour and its
-reference hour) and **write** (the partition files, atomic writes through ``PartitionStore``),
-with wall seconds and the process's peak RSS. Then the largest plant's hour split into
-``--groups`` line groups (each reading only its machines' rows, as a ``line_features_*`` step
-does) is transformed by a pool of 1, then 2, long-lived worker processes
-(the work a Celery worker does for the ``line_features_*`` steps; the 1-worker pool is the
-baseline of the ratio), followed by the whole-plant combine. The simulator caps a plant at 899
-machines (ids M900-M999 are reserved for unknown machines), the largest size here.
+Dagster's multiprocess executor runs one step): **extract** (readings with the database's
+COUNT(*), and inspections), **transform** (``build_features`` over the hour and its reference
+hour) and **write** (the partition files, atomic writes through ``PartitionStore``), with wall
+seconds and the process's peak RSS.
+
+Then the largest plant's machines are put on ``--groups`` production lines of consecutive
+machines, and its hour runs as ``hourly_plant_job`` with ``MFG_EXECUTOR=celery`` and
+``MFG_PLANT_LINES`` listing those lines (one ``line_features_*`` step per line): on 1, then 2,
+real Celery worker processes (solo pool: one step at a time each) on the local Redis, with the
+instance in a throwaway PostgreSQL database, started and run exactly as
+``mfg_assets_tests/scale/test_celery_workers.py`` does (:mod:`mfg_assets.scale.local`). Each
+worker set first runs the reference hour (untimed: it stores that hour and loads the code in
+every worker), then the measured hour ``--celery-repeats`` times: the run's wall time, each
+step's duration from the event log, and the workers' peak RSS. The 1-worker run is the baseline
+of the ratio. As a second row, the line groups' transform alone on a pool of 1, then 2,
+long-lived processes (no broker, no Dagster), whose combined hour is checked equal to the
+whole-plant step. Without Redis or PostgreSQL the Celery row is skipped, saying so.
+
 Prints medians with min-max over the repeats, the machine's load average, and the slopes per
 machine with their extrapolation to a 10,000-machine plant.
 """
@@ -21,14 +31,19 @@ machine with their extrapolation to a 10,000-machine plant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import resource
+import socket
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +53,10 @@ from _smoke import parse_args
 EPOCH = datetime(2026, 11, 2, tzinfo=UTC)
 HOUR = EPOCH + timedelta(hours=1)  # the measured hour; the hour before is its reference
 TARGET = 10_000
+# Redis databases of the bench's broker and results: away from the default 0/1 and the tests'
+# 11/12 (Celery binds dagster-celery's task to the first broker a process uses).
+BROKER_DB = 13
+RUN_TIMEOUT_S = 900
 
 
 def _rss_mb() -> float:
@@ -212,13 +231,204 @@ def measure_size(machines: int, repeats: int, tmp: Path) -> tuple[str, dict[str,
     return folder, out
 
 
+def regroup_lines(path: Path, count: int) -> tuple[str, ...]:
+    """Put the plant's machines on ``count`` production lines ``L1``, ``L2``, ... of consecutive
+    machines (whole simulator lines each), in its ``machines`` table; the line names back."""
+    from mfg_assets.plant.profile import MACHINES_PER_LINE
+
+    db = sqlite3.connect(path)
+    try:
+        ids = sorted((row[0] for row in db.execute("SELECT machine_id FROM machines")),
+                     key=lambda m: int(m[1:]))  # fmt: skip
+        per = -(-len(ids) // count)
+        per = -(-per // MACHINES_PER_LINE) * MACHINES_PER_LINE
+        with db:
+            db.executemany(
+                "UPDATE machines SET line = ? WHERE machine_id = ?",
+                [(f"L{i // per + 1}", m) for i, m in enumerate(ids)],
+            )
+        # into the database file itself: the steps' readers do not all go through the WAL
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    return tuple(f"L{g + 1}" for g in range(-(-len(ids) // per)))
+
+
+def _reachable(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """A throwaway database on the PostgreSQL ``server`` (URL of its admin database)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(server)
+    name = f"mfg_bench_{uuid.uuid4().hex[:10]}"
+    connect = {"host": admin.host, "port": admin.port, "user": admin.username,
+               "password": admin.password, "dbname": admin.database}  # fmt: skip
+    with psycopg.connect(**connect, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**connect, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _hour_on_workers(
+    env: dict[str, str], folder: Path, workers: int, repeats: int
+) -> list[dict[str, Any]]:
+    """The reference hour (untimed), then the measured hour ``repeats`` times, on ``workers``
+    fresh Celery workers; per run: wall time, step times and workers, workers' peak RSS."""
+    import dagster as dg
+
+    from mfg_assets.scale.local import (
+        purge_queue,
+        run_hourly_job,
+        start_workers,
+        step_times,
+        step_workers,
+    )
+    from mfg_assets.storage.partitions import hour_key
+
+    purge_queue(env["MFG_CELERY_BROKER_URL"])
+    folder.mkdir(parents=True, exist_ok=True)
+    started = start_workers([f"w{i + 1}" for i in range(workers)], env, folder)
+    runs: list[dict[str, Any]] = []
+    try:
+        with dg.DagsterInstance.get() as instance:
+            for key in [hour_key(EPOCH)] + [hour_key(HOUR)] * repeats:
+                t0 = time.perf_counter()
+                result = run_hourly_job(instance, key, RUN_TIMEOUT_S)
+                wall = time.perf_counter() - t0
+                if not result.success:
+                    logs = "\n".join(w.log_text()[-3000:] for w in started)
+                    raise RuntimeError(f"the {key} run on {workers} worker(s) failed:\n{logs}")
+                if key == hour_key(EPOCH):
+                    continue  # the reference hour: stored, and the code loaded in each worker
+                times = step_times(instance, result.run_id)
+                by_step = step_workers(instance, result.run_id)
+                begin = min(start for start, _ in times.values())
+                lines = [t for k, t in times.items() if k.startswith("line_features_")]
+                runs.append({
+                    "wall_s": wall,
+                    "line_steps_s": max(e for _, e in lines) - min(s for s, _ in lines),
+                    "steps": {k: {"start_s": s - begin, "duration_s": e - s,
+                                  "workers": sorted(by_step.get(k, ()))}
+                              for k, (s, e) in times.items()},
+                    "worker_peak_mb": {w.name: w.peak_mb() for w in started},
+                })  # fmt: skip
+    finally:
+        for worker in started:
+            worker.stop()
+    return runs
+
+
+def on_celery_workers(
+    url: str, tmp: Path, lines: tuple[str, ...], machines: int, args: argparse.Namespace
+) -> dict[int, list[dict[str, Any]]] | None:
+    """One hour of the plant at ``url`` as ``hourly_plant_job`` split by ``lines``, on 1 then 2
+    Celery workers; printed, and returned per worker count (``None``: no Redis/PostgreSQL)."""
+    import polars as pl
+
+    from mfg_assets.scale.local import celery_env, write_postgres_instance
+    from mfg_assets.storage.partitions import hour_key, partition_file
+
+    server = args.postgres.split("@")[-1].split("/")[0]
+    absent = [name for name, address in (("Redis", args.redis), ("PostgreSQL", server))
+              if not _reachable(address)]  # fmt: skip
+    if absent:
+        print(f"\nCelery workers: skipped, {' and '.join(absent)} not reachable", flush=True)
+        return None
+    runs: dict[int, list[dict[str, Any]]] = {}
+    outputs: dict[int, pl.DataFrame] = {}
+    saved = dict(os.environ)
+    with postgres_database(args.postgres) as database:
+        try:
+            for workers in (1, 2):
+                home = tmp / f"celery_{workers}" / "dagster_home"
+                write_postgres_instance(home, database)
+                env = celery_env(
+                    broker_url=f"redis://{args.redis}/{BROKER_DB}",
+                    backend_url=f"redis://{args.redis}/{BROKER_DB + 1}",
+                    plant_url=url,
+                    data_dir=tmp / f"celery_{workers}" / "data",
+                    dagster_home=home,
+                    lines=lines,
+                )
+                os.environ.update(env)  # the run's process, as the workers get it
+                runs[workers] = _hour_on_workers(
+                    env, tmp / f"celery_{workers}", workers, args.celery_repeats
+                )
+                path = Path(env["MFG_DATA_DIR"], "warehouse") / partition_file(
+                    ["machine_hourly_features"], hour_key(HOUR)
+                )
+                outputs[workers] = pl.read_parquet(path).sort("machine_id", "hour")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    assert outputs[1].equals(outputs[2]), "1 and 2 workers built different hours"
+    report_celery(runs, machines, len(lines))
+    return runs
+
+
+def report_celery(runs: dict[int, list[dict[str, Any]]], machines: int, lines: int) -> None:
+    wall = {w: [r["wall_s"] for r in runs[w]] for w in runs}
+    line = {w: [r["line_steps_s"] for r in runs[w]] for w in runs}
+    ratio = [a / b for a, b in zip(wall[1], wall[2], strict=True)]
+    line_ratio = [a / b for a, b in zip(line[1], line[2], strict=True)]
+    print(
+        f"\n{machines} machines, one hour as hourly_plant_job on Celery workers ({lines} line "
+        f"steps + rest, solo pool): run wall 1 worker {summary(wall[1])} s, 2 workers "
+        f"{summary(wall[2])} s, ratio {summary(ratio)}x; line steps (first start to last end) "
+        f"1 worker {summary(line[1])} s, 2 workers {summary(line[2])} s, ratio "
+        f"{summary(line_ratio)}x; 1 and 2 workers' hours equal: yes",
+        flush=True,
+    )
+    order = sorted(runs[2][0]["steps"], key=lambda k: runs[2][0]["steps"][k]["start_s"])
+    print(f"  {'step (event log)':34s} {'1 worker s':>16s} {'2 workers s':>16s}  start / worker")
+    for key in order:
+        cells = []
+        for w in (1, 2):
+            durations = [r["steps"][key]["duration_s"] for r in runs[w] if key in r["steps"]]
+            cells.append(summary(durations) if durations else "-")
+        last = runs[2][-1]["steps"].get(key, {})
+        where = ",".join(last.get("workers", [])) or "-"
+        print(
+            f"  {key:34s} {cells[0]:>16s} {cells[1]:>16s}  {last.get('start_s', 0):6.1f} s {where}"
+        )
+    extract = [r["steps"]["sensor_readings"]["duration_s"] for r in runs[1]]
+    print(
+        f"  sensor_readings step per machine: {1000 * statistics.median(extract) / machines:.3f} ms"
+    )
+    for w in runs:
+        peaks = [max(v for v in r["worker_peak_mb"].values() if v) for r in runs[w]]
+        print(f"  peak RSS of a worker, {w} worker(s): {max(peaks):.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="20,200,899", help="plant sizes (machines)")
+    parser.add_argument("--sizes", default="20,200,1000", help="plant sizes (machines)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--groups", type=int, default=4, help="line groups of the split hour")
+    parser.add_argument("--groups", type=int, default=4, help="production lines of the split hour")
+    parser.add_argument(
+        "--celery-repeats", type=int, default=2, help="measured runs per worker set"
+    )
+    parser.add_argument("--redis", default="127.0.0.1:6379", help="Redis host:port (broker)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="PostgreSQL server (a database is created there for the instance, then dropped)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parse_args(parser, sizes="4,8", repeats=1, groups=2)
+    args = parse_args(parser, sizes="4,8", repeats=1, groups=2, celery_repeats=1)
     sizes = [int(s) for s in args.sizes.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="mfg_bench_scale_"))
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}", flush=True)
@@ -240,14 +450,22 @@ def main() -> None:
 
     import polars as pl
 
-    from mfg_assets.plant.profile import MACHINES_PER_LINE
-    from mfg_assets.storage.partitions import partition_store
+    from mfg_assets.ingestion.extract import extract_machines
+    from mfg_assets.scale.lines import REST, machines_by_group
 
     largest = sizes[-1]
-    machines = partition_store(folder).read("machines", None)["machine_id"].sort().to_list()
-    per = -(-len(machines) // args.groups)
-    per = -(-per // MACHINES_PER_LINE) * MACHINES_PER_LINE  # whole simulator lines per group
-    groups = [machines[i : i + per] for i in range(0, len(machines), per)]
+    url = f"sqlite:///{tmp / f'plant_{largest}.db'}"
+    lines = regroup_lines(tmp / f"plant_{largest}.db", args.groups)
+    by_line = machines_by_group(extract_machines(url), lines)
+    groups = [by_line[line] for line in lines]
+    print(
+        f"\n{largest} machines put on {len(lines)} lines of "
+        f"{'/'.join(str(len(g)) for g in groups)} machines (+ {REST}: unknown ids, no id)",
+        flush=True,
+    )
+
+    celery = on_celery_workers(url, tmp, lines, largest, args)
+
     split: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
     for _ in range(args.repeats):
         for workers in (1, 2):
@@ -262,10 +480,10 @@ def main() -> None:
     wall = {w: [r["wall_s"] for r in split[w]] for w in split}
     ratios = [a / b for a, b in zip(wall[1], wall[2], strict=True)]
     print(
-        f"\n{largest} machines split into {len(groups)} line groups: 1 worker "
-        f"{summary(wall[1])} s, 2 workers {summary(wall[2])} s, speed-up {summary(ratios)}x; "
-        f"peak per line step {max(r['peak_mb'] for r in split[2]):.0f} MB; combine "
-        f"{summary([r['combine_s'] for r in split[2]])} s; equal to the single step: yes",
+        f"\nsecond row, the {len(groups)} lines' transform alone on a process pool (no broker, no "
+        f"Dagster): 1 process {summary(wall[1])} s, 2 processes {summary(wall[2])} s, "
+        f"ratio {summary(ratios)}x; peak per line {max(r['peak_mb'] for r in split[2]):.0f} MB; "
+        f"combine {summary([r['combine_s'] for r in split[2]])} s; equal to the single step: yes",
         flush=True,
     )
 
@@ -290,7 +508,9 @@ def main() -> None:
     )
     print(f"load average after: {os.getloadavg()}", flush=True)
     if args.json:
-        args.json.write_text(json.dumps({"sizes": results, "split": split}, default=str))
+        args.json.write_text(
+            json.dumps({"sizes": results, "split": split, "celery": celery}, default=str)
+        )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,17 @@ Usage::
     python bench/serving.py --duration 10 --skip-defect
     python bench/serving.py --variants batched,fastapi --clients 32
     python bench/serving.py --open-loop --duration 5 --open-duration 10   # 50 % / 80 % of max
+    python bench/serving.py --skip-maintenance --defect-plant neu_det     # real NEU-DET images
 
-Reports per server and client count: requests/s, p50, p99, non-2xx + socket errors; the raw
-model's rows/s in-process (batch 1 and batch 64) as the ceiling; ratios bento / FastAPI.
+Reports per server and client count: requests/s, p50, p95, p99, non-2xx + socket errors; the
+raw model's rows/s in-process (batch 1 and batch 64) as the ceiling; ratios bento / FastAPI.
+
+Defect images: one rendered simulator inspection (default), or real ones: ``--defect-plant
+neu_det`` serves a detector of the NEU plant (a few epochs on an imported NEU-DET subset, see
+``bench/defect_inference.py``; or ``--defect-weights``) with ``MFG_PLANT=neu_det`` and uploads
+NEU-DET's 200 x 200 grey JPEGs as they are, ``--defect-bodies`` of them in rotation
+(``--defect-images DIR``: another folder). Each defect server first answers one checked
+``POST /detect`` (the plant's classes, the image's size, boxes inside it) before it is loaded.
 """
 
 from __future__ import annotations
@@ -35,7 +43,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +137,28 @@ local f = assert(io.open("{body}", "rb"))
 wrk.body = f:read("*a")
 f:close()
 """
+# The 95th percentile, which wrk's --latency summary leaves out (it prints 50/75/90/99).
+P95_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("p95 %.0fus\\n", latency:percentile(95)))
+end
+"""
+# Several bodies sent in turn (real images differ in size and content).
+ROTATING_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "{content_type}"
+local bodies = {{}}
+for _, path in ipairs({{{paths}}}) do
+  local f = assert(io.open(path, "rb"))
+  bodies[#bodies + 1] = f:read("*a")
+  f:close()
+end
+local turn = 0
+request = function()
+  turn = turn % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[turn])
+end
+"""
 
 
 def _ms(value: str, unit: str) -> float:
@@ -180,6 +212,7 @@ def run_wrk(
     out = subprocess.run(args, capture_output=True, text=True, timeout=duration + 60).stdout
     cpu_used = tree_cpu_seconds(server_pid) - cpu_before if server_pid else float("nan")
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)$", out, re.M))
+    p95 = re.search(r"^p95 (\d+)us$", out, re.M)
 
     def pct(key: str) -> float:
         match = re.match(r"([\d.]+)(\w+)", latency.get(key, "nan0ms"))
@@ -194,6 +227,7 @@ def run_wrk(
         "cpu_us_per_request": cpu_used / max(requests, 1) * 1e6,
         "rps": float(rps.group(1)) if rps else 0.0,
         "p50_ms": pct("50"),
+        "p95_ms": int(p95.group(1)) / 1000 if p95 else float("nan"),
         "p99_ms": pct("99"),
         "requests": requests,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
@@ -249,7 +283,7 @@ def maintenance_body(work: Path) -> Path:
     body = work / "maintenance.json"
     body.write_text(json.dumps({"rows": [healthy_row(np.random.default_rng(1))]}))
     script = work / "maintenance.lua"
-    script.write_text(LUA.format(content_type="application/json", body=body))
+    script.write_text(LUA.format(content_type="application/json", body=body) + P95_LUA)
     return script
 
 
@@ -273,43 +307,131 @@ MAINTENANCE_VARIANTS = {  # name: (command, extra environment)
 # --------------------------------------------------------------------------- defect
 
 
-def setup_defect(work: Path, imgsz: int) -> str:
-    from defect_inference import _throwaway_weights
+def setup_defect(work: Path, args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The served detector's model-store tag and classes: ``--defect-weights`` or a briefly
+    trained detector of ``--defect-plant``, exported to ONNX at ``--defect-imgsz``."""
+    from defect_inference import throwaway_weights
 
     from mfg_assets.models.defect.export import export_detector
-    from mfg_assets.plant.catalog import DEFECT_CLASSES
+    from mfg_assets.plant.inspection_classes import plant_classes
     from mfg_assets.serving.model_store import import_detector_file
 
-    weights = _throwaway_weights(work / "defect", "yolov8-pico", imgsz)
+    imgsz = args.defect_imgsz
+    weights = args.defect_weights or throwaway_weights(
+        work / "defect",
+        None,
+        imgsz,
+        args.defect_plant,
+        args.defect_epochs,
+        args.defect_train_per_class,
+    )
     onnx = export_detector(weights, ("onnx",), imgsz=imgsz, out_dir=work / "export")["onnx"]
-    return import_detector_file(
-        onnx, version=1, run_id="bench", classes=list(DEFECT_CLASSES), image_size=imgsz
+    classes = list(plant_classes(args.defect_plant).detector)
+    tag = import_detector_file(
+        onnx, version=1, run_id="bench", classes=classes, image_size=imgsz
     ).tag
+    return tag, classes
 
 
-def defect_body(work: Path, fmt: str) -> Path:
+BOUNDARY = "mfgbenchboundary"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+@dataclass
+class DefectUploads:
+    """The request bodies of the defect load (one multipart upload each) and their wrk script."""
+
+    script: Path
+    bodies: list[Path]
+    sizes: list[tuple[int, int]]  # each body's image (width, height)
+    label: str  # what one request uploads, for the table's title
+
+
+def multipart(name: str, content_type: str, data: bytes) -> bytes:
+    """A form with one file field ``image``."""
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n".encode()
+        + data
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+def defect_uploads(work: Path, args: argparse.Namespace) -> DefectUploads:
+    """Real images (``--defect-plant neu_det`` or ``--defect-images``: the files' own bytes,
+    ``--defect-bodies`` of them in rotation) or one rendered simulator inspection encoded as
+    ``--image-format``."""
     import io
 
+    from defect_inference import describe, image_files
     from PIL import Image
 
     from mfg_assets.plant.images import render_inspection
 
-    buffer = io.BytesIO()
-    pixels = render_inspection(3, "Q-bench", "scratch", 0.7).pixels  # 320 x 320, like the plant
-    Image.fromarray(pixels).save(buffer, fmt.upper(), **({"quality": 90} if fmt == "jpeg" else {}))
-    boundary = "mfgbenchboundary"
-    body = work / "defect.bin"
-    body.write_bytes(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.{fmt}"\r\n'
-        f"Content-Type: image/{fmt}\r\n\r\n".encode()
-        + buffer.getvalue()
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    files = image_files(args.defect_plant, args.defect_images, args.defect_bodies)
+    bodies, sizes = [], []
+    if files:
+        for i, path in enumerate(files):
+            kind = "png" if path.suffix.lower() == ".png" else "jpeg"
+            body = work / f"defect_{i}.bin"
+            body.write_bytes(multipart(path.name, f"image/{kind}", path.read_bytes()))
+            bodies.append(body)
+            with Image.open(path) as image:
+                sizes.append(image.size)
+        label = describe(files)
+    else:
+        fmt = args.image_format
+        buffer = io.BytesIO()
+        pixels = render_inspection(3, "Q-bench", "scratch", 0.7).pixels  # 320 x 320, as the plant
+        extra = {"quality": 90} if fmt == "jpeg" else {}
+        Image.fromarray(pixels).save(buffer, fmt.upper(), **extra)
+        body = work / "defect.bin"
+        body.write_bytes(multipart(f"p.{fmt}", f"image/{fmt}", buffer.getvalue()))
+        bodies, sizes = [body], [(pixels.shape[1], pixels.shape[0])]
+        label = f"one rendered 320x320 {fmt.upper()}"
     script = work / "defect.lua"
-    script.write_text(
-        LUA.format(content_type=f"multipart/form-data; boundary={boundary}", body=body)
-    )
-    return script
+    paths = ", ".join(json.dumps(str(b)) for b in bodies)
+    script.write_text(ROTATING_LUA.format(content_type=MULTIPART, paths=paths) + P95_LUA)
+    return DefectUploads(script, bodies, sizes, label)
+
+
+def check_detect(uploads: DefectUploads, classes: list[str]) -> Callable[[str], str]:
+    """A check of a started defect server: its answer to the first upload names the plant's
+    classes, the image's size and boxes inside the image (exits otherwise)."""
+
+    def check(url: str) -> str:
+        request = urllib.request.Request(
+            url + "/detect",
+            data=uploads.bodies[0].read_bytes(),
+            headers={"Content-Type": MULTIPART},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"POST /detect answered {exc.code}: {exc.read()[:500]!r}") from exc
+        width, height = uploads.sizes[0]
+        size = (answer.get("image_width"), answer.get("image_height"))
+        outside = [
+            d["box_xyxy"]
+            for d in answer["detections"]
+            if not (0 <= d["box_xyxy"][0] <= d["box_xyxy"][2] <= width)
+            or not (0 <= d["box_xyxy"][1] <= d["box_xyxy"][3] <= height)
+            or d["cls_name"] not in classes
+        ]
+        if answer.get("classes") != classes or size != (width, height) or outside:
+            raise SystemExit(
+                f"POST /detect answered classes {answer.get('classes')}, size {size}, "
+                f"bad boxes {outside[:3]}; expected {classes}, {(width, height)}"
+            )
+        found = sorted({d["cls_name"] for d in answer["detections"]})
+        return (
+            f"POST /detect checked: classes {classes}, {width}x{height} px, "
+            f"{len(answer['detections'])} boxes {found}"
+        )
+
+    return check
 
 
 DEFECT_ARGS = [
@@ -361,15 +483,19 @@ def measure(
     work: Path,
     wrk: str,
     cpus: tuple[str | None, str | None],
+    check: Callable[[str], str] | None = None,
 ) -> dict[str, dict[int, dict[str, float]]]:
-    """Each variant's server started alone, warmed up, loaded at every client level; repeated
-    ``args.rounds`` times in interleaved order; per-level medians."""
+    """Each variant's server started alone, ``check``-ed (first round), warmed up, loaded at
+    every client level; repeated ``args.rounds`` times in interleaved order; per-level
+    medians."""
     server_cpus, wrk_cpu = cpus
     runs: dict[str, dict[int, list[dict[str, float]]]] = {}
-    for _ in range(args.rounds):  # interleaved: drift in the machine's load hits all alike
+    for round_ in range(args.rounds):  # interleaved: drift in the machine's load hits all alike
         for name, (cmd, server_env) in variants.items():
             server = start(name.replace(" ", "_"), cmd, server_env, work, server_cpus)
             try:
+                if check and round_ == 0:
+                    print(f"{name}: {check(server.url)}")
                 run_wrk(wrk, server.url + path, script, 4, 2.0, wrk_cpu)  # warm-up
                 for clients in levels:
                     before = batch_rows(server.url)
@@ -463,17 +589,18 @@ def ratios(candidate: dict[int, dict[str, float]], base: dict[int, dict[str, flo
 def table(title: str, results: dict[str, dict[int, dict[str, float]]], unit: str) -> None:
     print(f"\n### {title}\n")
     print(
-        f"| server | clients | {unit}/s | p50 ms | p99 ms | non-2xx + errors "
+        f"| server | clients | {unit}/s | p50 ms | p95 ms | p99 ms | non-2xx + errors "
         f"| server CPU µs/{unit} | rows per model call |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, levels in results.items():
         for clients, r in levels.items():
             bad = r["non_2xx"] + r["socket_errors"]
             per_call = f"{r['rows_per_call']:.1f}" if r.get("rows_per_call") else "–"
             print(
                 f"| {name} | {clients} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | "
-                f"{r['p99_ms']:.1f} | {bad} | {r['cpu_us_per_request']:,.0f} | {per_call} |"
+                f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {bad} | "
+                f"{r['cpu_us_per_request']:,.0f} | {per_call} |"
             )
 
 
@@ -488,6 +615,19 @@ def main() -> None:
     parser.add_argument("--skip-maintenance", action="store_true")
     parser.add_argument("--defect-imgsz", type=int, default=192)
     parser.add_argument("--image-format", choices=("jpeg", "png"), default="jpeg")
+    parser.add_argument(
+        "--defect-plant",
+        choices=("simulator", "neu_det"),
+        default="simulator",
+        help="the served detector's plant and its images (neu_det: real NEU-DET images)",
+    )
+    parser.add_argument("--defect-images", type=Path, help="folder of real PNG/JPEG images")
+    parser.add_argument("--defect-bodies", type=int, default=8, help="real images in rotation")
+    parser.add_argument("--defect-weights", type=Path, help="trained .pt (default: throwaway)")
+    parser.add_argument("--defect-epochs", type=int, default=3, help="NEU throwaway's epochs")
+    parser.add_argument(
+        "--defect-train-per-class", type=int, default=20, help="NEU throwaway's images/class"
+    )
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument(
         "--open-loop",
@@ -548,9 +688,10 @@ def main() -> None:
                 print(f"{name} / fastapi throughput: {ratios(results[name], results['fastapi'])}")
 
     if not args.skip_defect:
-        tag = setup_defect(work, args.defect_imgsz)
+        tag, classes = setup_defect(work, args)
         server_env = {
             **env,
+            "MFG_PLANT": args.defect_plant,
             "MFG_DEFECT_MODEL_TAG": tag,
             # one onnxruntime thread per core the server may use
             "MFG_DEFECT_THREADS": str(len(server_cpus.split(",")) if server_cpus else 0),
@@ -560,10 +701,11 @@ def main() -> None:
             "defect unbatched": (DEFECT_ARGS, {**server_env, "MFG_SERVING_BATCHING": "0"}),
         }
         levels = [int(c) for c in args.defect_clients.split(",")]
-        script = defect_body(work, args.image_format)
-        results = measure(variants, "/detect", script, levels, args, work, wrk, cpus)
-        title = f"defect: one 320x320 {args.image_format.upper()} upload per request, "
-        table(title + f"{args.defect_imgsz}-px model", results, "img")
+        uploads = defect_uploads(work, args)
+        check = check_detect(uploads, classes)
+        results = measure(variants, "/detect", uploads.script, levels, args, work, wrk, cpus, check)
+        title = f"defect ({args.defect_plant} detector, {args.defect_imgsz} px): one upload per "
+        table(title + f"request of {uploads.label}", results, "img")
         print(
             "defect batched / unbatched throughput: "
             + ratios(results["defect batched"], results["defect unbatched"])

@@ -14,7 +14,10 @@ materialized graph afterwards).
 Sizes: ``MFG_DEMO_AZURE_DAYS`` days from the slice's start (unset: all 90). The training window
 is the whole run (``MFG_TRAINING_WINDOW_DAYS``), its second half the test window
 (``MFG_EVALUATION_WINDOW_DAYS``; the gate needs failures on 10 test machines, and the slice's
-20 machines reach that only over weeks) unless those are set.
+20 machines reach that only over weeks) unless those are set. The maintenance model trains with
+the plant's experiment, ``maintenance_azure_pdm`` (gated on PR AUC: it must not lose to the
+gradient-boosted trees reference fitted on the same train rows, nor to the best single feature),
+unless ``MFG_DEMO_EXPERIMENT`` is set.
 """
 
 from __future__ import annotations
@@ -97,9 +100,32 @@ def plan_for(first: datetime, last: datetime, days: int | None) -> demo.DemoPlan
         machines=s.mfg_demo_machines,
         headless=True,
         service_port=s.mfg_demo_service_port,
-        maintenance_experiment=s.mfg_demo_experiment,
+        maintenance_experiment=demo_experiment(),
         end=end,
     )
+
+
+def demo_experiment() -> str:
+    """``MFG_DEMO_EXPERIMENT`` where set, else the active plant's maintenance experiment."""
+    from mfg_assets.defs.maintenance import default_experiment
+
+    settings = get_settings()
+    if "mfg_demo_experiment" in settings.model_fields_set:
+        return settings.mfg_demo_experiment
+    return default_experiment()
+
+
+def gate_lines(result: Any) -> list[str]:
+    """What the maintenance gate decided in a training run, and which reference it fitted."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() != "maintenance_model_evaluation":
+            continue
+        metadata = event.materialization.metadata
+        for key, label in (("reference_model", "reference"), ("decision_reason", "gate")):
+            if key in metadata:
+                lines.append(f"{label}: {getattr(metadata[key], 'value', metadata[key])}")
+    return lines
 
 
 def backfill(plan: demo.DemoPlan, chunk_hours: int = CHUNK_HOURS) -> list[Any]:
@@ -155,6 +181,8 @@ def main() -> int:
         feature_runs = demo.build_feature_store_and_labels(plan)
     with clock.stage("maintenance model: train, evaluate, gate, promote, build the bento"):
         training = demo.train_maintenance_model(plan)
+        for line in gate_lines(training):
+            print(f"   {line}")
     with clock.stage("drift and performance reports"):
         reports = demo.monitoring_reports(plan)
     runs: list[Any] = [*backfills, *feature_runs, training, *reports]

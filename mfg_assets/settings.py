@@ -229,7 +229,9 @@ class Settings(BaseSettings):
     mfg_demo_port: int = Field(3000, description="Dagster UI port of the demo")
     mfg_demo_service_port: int = Field(3001, description="maintenance service port")
     mfg_demo_experiment: str = Field(
-        "maintenance_default", description="maintenance experiment the demo trains"
+        "maintenance_default",
+        description="maintenance experiment the demo trains (`make demo-azure`: unset = the "
+        "plant's, maintenance_azure_pdm)",
     )
     mfg_demo_defect_experiment: str = Field(
         "defect_default", description="defect experiment the demo trains"

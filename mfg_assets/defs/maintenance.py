@@ -30,13 +30,25 @@ from mfg_assets.storage.location import publish_folder
 
 __all__ = ["MODEL_FRESHNESS", "TRAINING_TAGS", "MaintenanceTrainingConfig"]
 
-DEFAULT_EXPERIMENT = "maintenance_default"
+
+def default_experiment() -> str:
+    """``maintenance_<active plant>`` when such an experiment exists (shipped:
+    ``maintenance_azure_pdm``; or in ``MFG_EXPERIMENTS_DIR``), else ``maintenance_default``
+    (the simulator plant's)."""
+    from mfg_assets.models.config import available_experiments
+    from mfg_assets.plant.definition import active_plant
+
+    named = f"maintenance_{active_plant().name}"
+    return named if named in available_experiments() else "maintenance_default"
+
+
+DEFAULT_EXPERIMENT = default_experiment()  # fixed when the code location loads
 MLFLOW_RESOURCE = "mlflow"
 
 
 def maintenance_mlflow_experiment() -> str:
-    """The MLflow experiment the default maintenance experiment logs to (its YAML)."""
-    return mlflow_experiment_name(DEFAULT_EXPERIMENT)
+    """The MLflow experiment the active plant's default maintenance experiment logs to."""
+    return mlflow_experiment_name(default_experiment())
 
 
 class MaintenanceTrainingConfig(ExperimentRunConfig):
@@ -126,8 +138,10 @@ def maintenance_model(
     check_specs=[promotion_gate_spec("maintenance_model_evaluation", "test rows")],
     description="Held-out test metrics of the challenger (threshold chosen on validation) and "
     "of the current champion on the same rows, with bootstrap intervals over machines; the "
-    "gate's decision against champion, prior and best single-feature heuristic (also the run "
-    "tag `mfg/promotion_decision`); planner metrics; confusion matrix, PR and ROC curves.",
+    "gate's decision against champion, prior and best single-feature heuristic (and, where the "
+    "experiment names it, the gradient-boosted trees `reference` fitted on the same train rows; "
+    "also the run tag `mfg/promotion_decision`); planner metrics; confusion matrix, PR and ROC "
+    "curves.",
 )
 def maintenance_model_evaluation(
     context: dg.AssetExecutionContext,
@@ -183,7 +197,15 @@ def evidence_metadata(evidence: dict[str, Any]) -> dict[str, Any]:
         ]
         intervals.append(f"| {name} | {' | '.join(cells)} |")
     heuristic = evidence["heuristic"]
+    reference = evidence.get("reference")
+    if reference is not None:  # the experiment compares with the gradient-boosted trees
+        about = reference.get("skipped") or (
+            f"{reference['model']} on {reference['train_rows']} {reference['fitted_on']}, "
+            f"{reference['features']} features"
+            + (f" ({reference['note']})" if "note" in reference else "")
+        )
     return {
+        **({"reference_model": about} if reference is not None else {}),
         "gate_comparisons": dg.MetadataValue.md("\n".join(lines)),
         "bootstrap_intervals": dg.MetadataValue.md(
             f"{boot['confidence']:.0%} intervals, {boot['valid_resamples']} of "

@@ -20,6 +20,16 @@ PLANT = active_plant()
 PLAN = window_plan(PLANT)
 
 
+def machine_attributes(url: str) -> pl.DataFrame:
+    """The definition's machine attributes; when the plant database lacks what the definition
+    reads, an error naming the definition file and the field instead of the database's."""
+    try:
+        return extract_machine_attributes(url, PLANT)
+    except Exception:
+        check_source(PLANT, url, active_definition_file().name)  # raises, naming the field
+        raise
+
+
 @dg.asset(
     name="machine_window_features",
     description=(
@@ -59,15 +69,12 @@ def machine_window_features(
 ) -> dg.Output[dict[str, pl.DataFrame]]:
     """Thin wrapper over :func:`mfg_assets.features.windows.window_features`."""
     window = context.partition_time_window
-    # a plant database that lacks what the definition reads is an error naming the field and
-    # the file, not a column of nulls
-    check_source(PLANT, plant_db.url, active_definition_file().name)
     events = plant_db.machine_events(EPOCH, window.end)
     frame = window_features(
         PLANT,
         machine_hourly_features,
         events,
-        extract_machine_attributes(plant_db.url, PLANT),
+        machine_attributes(plant_db.url),
         start=window.start,
         end=window.end,
         history_start=history_start(events, partitions_start()),

@@ -370,7 +370,9 @@ class TrainingConfig(_Section):
         return self.scheduler.T_max or self.epochs
 
 
-GATE_COMPARATORS = ("champion", "prior", "heuristic")
+GATE_COMPARATORS = ("champion", "prior", "heuristic")  # the maintenance model's default
+Comparator = Literal["champion", "prior", "heuristic", "reference"]
+Baseline = Literal["prior", "heuristic", "reference"]
 
 
 class PromotionConfig(_Section):
@@ -379,24 +381,34 @@ class PromotionConfig(_Section):
     hold with confidence (a paired bootstrap interval over test machines excluding zero, on
     enough test machines: ``MFG_GATE_*`` settings). ``must_beat`` unset: champion, prior and
     the best single-feature heuristic for the maintenance model, the champion for the detector
-    (which has no interval gate).
+    (which has no interval gate). ``reference`` (maintenance only, opt-in): gradient-boosted
+    trees fitted on the same training frame's train rows and features, scored on the same test
+    rows (:func:`mfg_assets.models.maintenance.gate.fit_reference`).
 
     ``first_champion_must_not_lose_to``: while there is no champion, the first model must still
     beat the other comparators, but these only need an interval that does not say it loses
-    (upper end above zero): with nothing served, a model that ties the heuristic is better than
-    no model; every later challenger must beat them all."""
+    (upper end at or above zero): with nothing served, a model that ties the heuristic is
+    better than no model; every later challenger must beat them all.
+
+    ``must_not_lose_to``: baselines every challenger, first or later, is compared with but need
+    only not lose to (interval's upper end at or above zero), also when ``must_beat`` does not
+    name them: for a strong baseline (a reference that is already perfect on the test rows)
+    that no model can beat with confidence."""
 
     metric: str
     threshold: Probability
     champion_margin: Fraction = 0.0
-    must_beat: tuple[Literal["champion", "prior", "heuristic"], ...] | None = None
-    first_champion_must_not_lose_to: tuple[Literal["prior", "heuristic"], ...] = ()
+    must_beat: tuple[Comparator, ...] | None = None
+    first_champion_must_not_lose_to: tuple[Baseline, ...] = ()
+    must_not_lose_to: tuple[Baseline, ...] = ()
 
     def comparators(self, kind: str) -> tuple[str, ...]:
-        """What the challenger must beat (``must_beat`` or the model kind's default)."""
-        if self.must_beat is not None:
-            return self.must_beat
-        return GATE_COMPARATORS if kind == "maintenance" else ("champion",)
+        """What the challenger is compared with: ``must_beat`` (or the model kind's default),
+        then ``must_not_lose_to``."""
+        beat = self.must_beat
+        if beat is None:
+            beat = GATE_COMPARATORS if kind == "maintenance" else ("champion",)
+        return (*beat, *(b for b in self.must_not_lose_to if b not in beat))
 
 
 class LoggingConfig(_Section):

@@ -210,16 +210,17 @@ class Comparison:
     """The challenger against one comparator on the gate's metric: the paired difference
     (challenger − comparator) on the held-out rows and its bootstrap interval."""
 
-    against: str  # champion | prior | heuristic
+    against: str  # champion | prior | heuristic | reference
     difference: float
     low: float
     high: float
     must: Literal["beat", "not_lose"] = "beat"  # not_lose: the interval must not say it loses
 
     def holds(self, margin: float) -> bool:
-        """Whether the challenger passes this comparison."""
+        """Whether the challenger passes this comparison (``not_lose``: the interval reaches
+        zero; an exact tie, e.g. two scorers perfect on every resample, does not lose)."""
         if self.must == "not_lose":
-            return self.high > 0
+            return self.high >= -1e-12
         return self.difference >= margin - 1e-9 and self.low > 0
 
 
@@ -399,7 +400,11 @@ def confident_gate(
         parts.append(
             f"vs {c.against} {c.difference:+.4f} [{c.low:+.4f}, {c.high:+.4f}] "
             f"{verb[0] if won else verb[1]}"
-            + (" (first champion: must not lose)" if c.must == "not_lose" else "")
+            + (
+                f" ({'first champion: ' if champion is None else ''}must not lose)"
+                if c.must == "not_lose"
+                else ""
+            )
         )
         if not won:
             lost.append(c.against)

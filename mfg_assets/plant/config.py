@@ -9,10 +9,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
+from mfg_assets.plant.catalog import machine_ids
 from mfg_assets.plant.scenarios import ScenarioSpec, build_scenario
 from mfg_assets.settings import partitions_start
 
-MAX_MACHINES = 899  # ids M900..M999 are reserved for readings from unknown machines
+MAX_MACHINES = 9_999  # ids M001..M9999 (catalog.machine_id); M000 is the unknown machine (dirt)
 
 
 def floor_hour(ts: datetime) -> datetime:
@@ -78,10 +79,10 @@ class PlantConfig:
             raise ValueError("inspections_per_machine_hour must be >= 0")
         object.__setattr__(self, "epoch", floor_hour(self.epoch))
         object.__setattr__(self, "scenarios", tuple(self.scenarios))
-        known = set(range(1, self.machines + 1))
+        known = set(machine_ids(self.machines))
         for spec in self.scenarios:
             for mid in build_scenario(spec).machines_named():
-                if not (mid[:1] == "M" and mid[1:].isdigit() and int(mid[1:]) in known):
+                if mid not in known:
                     raise ValueError(f"scenario {spec.name}: machine {mid!r} is not in the plant")
 
     def with_scenario(self, spec: ScenarioSpec) -> PlantConfig:

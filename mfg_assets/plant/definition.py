@@ -514,55 +514,65 @@ def active_plant() -> PlantDefinition:
     return plant
 
 
+def _columns(url: str, table: str) -> set[str] | None:
+    """The columns of ``table`` in the plant database, None when it has no such table. Read
+    through the extract's driver: a second SQLite library on the same file in one process
+    breaks the other's locks ("disk I/O error")."""
+    from mfg_assets.ingestion.extract import PlantDatabaseError, read_snapshot
+
+    try:
+        (frame,) = read_snapshot(url, [f"SELECT * FROM {table} LIMIT 0"])  # noqa: S608
+    except PlantDatabaseError as exc:
+        text = str(exc).lower()
+        if any(m in text for m in ("no such table", "does not exist", "not found")):
+            return None
+        raise
+    return set(frame.columns)
+
+
 def source_problems(definition: PlantDefinition, url: str) -> list[str]:
     """What the plant database at ``url`` lacks for ``definition``'s machine source: the
     table, a column an attribute is stored in, or an attribute row of a machine. Empty = fine.
     """
-    from sqlalchemy import create_engine, inspect, text
+    from mfg_assets.ingestion.extract import read_snapshot
 
     source = definition.machines
     if source.source == "inline":
         return []
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            inspector = inspect(conn)
-            if not inspector.has_table(source.table):
-                return [f"machines.table: no table {source.table!r} in the plant database"]
-            columns = {c["name"] for c in inspector.get_columns(source.table)}
-            needed = ["machine_id"] + [
-                a.stored_in.split(".", 1)[1]
-                for a in source.attributes
-                if a.stored_in.startswith("machines.")
-            ]
-            problems = [
-                f"machines.table: {source.table!r} has no column {c!r}"
-                for c in needed
-                if c not in columns
-            ]
-            long = [a.name for a in source.attributes if a.stored_in == "machine_attributes"]
-            if long and not problems:
-                if not inspector.has_table("machine_attributes"):
-                    return [f"machines.attributes: no table 'machine_attributes' for {long}"]
-                rows = conn.execute(
-                    text(
-                        f"SELECT m.machine_id, a.attribute FROM {source.table} m "
-                        "LEFT JOIN machine_attributes a ON a.machine_id = m.machine_id"
-                    )
-                ).all()
-                have: dict[str, set[str]] = {}
-                for machine, attribute in rows:
-                    have.setdefault(machine, set()).add(attribute)
-                for name in long:
-                    lacking = sorted(m for m, attrs in have.items() if name not in attrs)
-                    if lacking:
-                        problems.append(
-                            f"machines.attributes.{name}: missing for {len(lacking)} machine(s) "
-                            f"({', '.join(lacking[:5])})"
-                        )
-            return problems
-    finally:
-        engine.dispose()
+    columns = _columns(url, source.table)
+    if columns is None:
+        return [f"machines.table: no table {source.table!r} in the plant database"]
+    needed = ["machine_id"] + [
+        a.stored_in.split(".", 1)[1]
+        for a in source.attributes
+        if a.stored_in.startswith("machines.")
+    ]
+    problems = [
+        f"machines.table: {source.table!r} has no column {c!r}" for c in needed if c not in columns
+    ]
+    long = [a.name for a in source.attributes if a.stored_in == "machine_attributes"]
+    if not long or problems:
+        return problems
+    if _columns(url, "machine_attributes") is None:
+        return [f"machines.attributes: no table 'machine_attributes' for {long}"]
+    (rows,) = read_snapshot(
+        url,
+        [
+            f"SELECT m.machine_id, a.attribute FROM {source.table} m "  # noqa: S608
+            "LEFT JOIN machine_attributes a ON a.machine_id = m.machine_id"
+        ],
+    )
+    have: dict[str, set[str]] = {}
+    for machine, attribute in rows.iter_rows():
+        have.setdefault(str(machine), set()).add(attribute)
+    for name in long:
+        lacking = sorted(m for m, attrs in have.items() if name not in attrs)
+        if lacking:
+            problems.append(
+                f"machines.attributes.{name}: missing for {len(lacking)} machine(s) "
+                f"({', '.join(lacking[:5])})"
+            )
+    return problems
 
 
 def check_source(definition: PlantDefinition, url: str, source: str) -> None:

@@ -11,7 +11,8 @@ import numpy as np
 from mfg_assets.plant.config import DirtConfig
 from mfg_assets.plant.readings import ReadingRows
 
-UNKNOWN_MACHINE_ID = "M999"  # never in the machines table (config caps the plant below it)
+# Never in the machines table: real ids start at M001 (catalog.machine_id), up to M9999.
+UNKNOWN_MACHINE_ID = "M000"
 
 
 DIRT_KINDS: tuple[str, ...] = ("clean", "spike", "nan", "duplicate", "unknown_machine", "late")
@@ -24,9 +25,9 @@ row to label: compare with the clean plant (same signal underneath) to find them
 def apply_dirt_traced(
     rows: ReadingRows, dirt: DirtConfig, rng: np.random.Generator, unknown_machine: int
 ) -> tuple[ReadingRows, np.ndarray, np.ndarray]:
-    """Dirty copy of one machine-hour's rows (``unknown_machine`` is the code of M999), with
-    each delivered row's dirt kind (index into :data:`DIRT_KINDS`) and undirtied value: the
-    simulator's ground truth."""
+    """Dirty copy of one machine-hour's rows (``unknown_machine`` is the code of
+    :data:`UNKNOWN_MACHINE_ID`), with each delivered row's dirt kind (index into
+    :data:`DIRT_KINDS`) and undirtied value: the simulator's ground truth."""
     u = rng.random((len(rows), 8))
     value = rows.value.copy()
     spike = u[:, 2] < dirt.spike

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from mfg_assets.plant.importers.datasets import dataset
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 ROOT = BENCH.parent
 # Benches that take tiny sizes through their own options instead of --smoke.
@@ -30,7 +32,19 @@ TINY: dict[str, list[str]] = {
 }
 # External programs a bench cannot run without (it says so itself when one is missing).
 NEEDS: dict[str, tuple[str, ...]] = {"serving.py": ("wrk",)}
+# Public datasets a bench reads (``../shared/datasets``; absent on a user's machine).
+NEEDS_DATASET: dict[str, str] = {"neu_det.py": "neu_det"}
 QUICK = {"feature_etl.py", "offline_mirror_s3.py"}  # seconds, not tens of seconds
+# The defect benches' real-image path: a detector of the NEU plant on NEU-DET's images.
+NEU: dict[str, list[str]] = {
+    "defect_inference.py": ["--smoke", "--plant", "neu_det"],
+    "serving.py": [
+        *TINY["serving.py"],
+        *("--skip-maintenance", "--defect-plant", "neu_det", "--defect-bodies", "3"),
+        *("--defect-epochs", "1", "--defect-train-per-class", "3"),
+    ],
+}
+NEU_CLASSES = ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"]
 TIMEOUT_S = 600
 
 
@@ -69,9 +83,32 @@ def test_every_bench_is_smoke_tested() -> None:
     ],
 )
 def test_bench_runs_at_smoke_size(script: str, tmp_path: Path) -> None:
+    _run_bench(script, TINY.get(script, ["--smoke"]), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    dataset("neu_det") is None,
+    reason="NEU-DET not found (MFG_DATASETS_DIR or ../shared/datasets/neu_det)",
+)
+@pytest.mark.parametrize("script", sorted(NEU))
+def test_defect_bench_runs_on_real_neu_images(script: str, tmp_path: Path) -> None:
+    stdout = _run_bench(script, NEU[script], tmp_path)
+    assert "real images from" in stdout and "200x200 grey JPEG" in stdout, stdout[-2000:]
+    if script == "serving.py":  # each server answered a real image with the NEU classes
+        checks = [line for line in stdout.splitlines() if "POST /detect checked" in line]
+        assert checks and all(str(NEU_CLASSES) in line for line in checks), stdout[-2000:]
+        assert "200x200 px" in checks[0]
+
+
+def _run_bench(script: str, args: list[str], tmp_path: Path) -> str:
+    """Run ``bench/<script> <args>`` in its own process on a throwaway data dir; its stdout."""
     missing = [tool for tool in NEEDS.get(script, ()) if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{script} needs {', '.join(missing)} (apt-get install {' '.join(missing)})")
+    name = NEEDS_DATASET.get(script)
+    if name and dataset(name) is None:
+        pytest.skip(f"{script} needs the {name} dataset (MFG_DATASETS_DIR or ../shared/datasets)")
     env = {
         **os.environ,
         "MFG_DATA_DIR": str(tmp_path / "data"),
@@ -83,7 +120,6 @@ def test_bench_runs_at_smoke_size(script: str, tmp_path: Path) -> None:
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "YOLO_OFFLINE": "1",
     }
-    args = TINY.get(script, ["--smoke"])
     proc = subprocess.run(
         [sys.executable, str(BENCH / script), *args],
         cwd=ROOT,
@@ -95,3 +131,4 @@ def test_bench_runs_at_smoke_size(script: str, tmp_path: Path) -> None:
     output = (proc.stdout + proc.stderr)[-4000:]
     assert proc.returncode == 0, f"{script} {' '.join(args)} failed:\n{output}"
     assert proc.stdout.strip(), f"{script} printed no results"
+    return proc.stdout

@@ -67,7 +67,9 @@ def test_feast_view_and_model_inputs_follow_the_active_plant(
     expected = window_plan(_plant("azure_pdm")).feature_columns()
     view = build_definitions(tmp_path / "offline").feature_view
     assert sorted(f.name for f in view.schema if f.name != "machine_id") == sorted(expected)
-    assert feature_refs() == [f"machine_hourly_features:{c}" for c in expected]
+    # the view is named after the asset that feeds it: served lineage names the window features
+    assert view.name == "machine_window_features"
+    assert feature_refs() == [f"machine_window_features:{c}" for c in expected]
     assert partitions_dir().name == "machine_window_features"
     assert model_features(load_experiment("maintenance_default")) == expected
 

@@ -50,12 +50,30 @@ def test_window_features_of_the_simulator_plant(tmp_path: Path):
     assert since.null_count() == 0 and (since > 0).all()
 
 
-def test_window_features_refuse_a_plant_database_the_definition_does_not_match(tmp_path: Path):
-    """The machine attributes the definition reads are checked before any row is built: the
-    step fails naming the definition file and the field, and writes no partition."""
+def error_messages(error) -> str:
+    """Every message of a step's serialized error and its causes and contexts."""
+    parts = []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause or error.context
+    return "\n".join(parts)
+
+
+def test_window_features_refuse_a_plant_database_the_definition_does_not_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A plant database that lacks what the definition reads fails the step with the
+    definition file and the field named, and writes no partition."""
+    import importlib
+
     from sqlalchemy import create_engine, text
 
-    from mfg_assets.defs.windows import machine_window_features
+    import mfg_assets.defs.windows
+
+    # the asset module binds the active plant at import: bind it to the simulator's here,
+    # whichever plant an earlier test in this process imported it under
+    monkeypatch.delenv("MFG_PLANT", raising=False)
+    machine_window_features = importlib.reload(mfg_assets.defs.windows).machine_window_features
 
     url = f"sqlite:///{tmp_path / 'plant.db'}"
     seed_small_plant(url)
@@ -82,7 +100,7 @@ def test_window_features_refuse_a_plant_database_the_definition_does_not_match(t
         )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    message = str(failure.step_failure_data.error)
+    message = error_messages(failure.step_failure_data.error)
     assert "simulator.yaml: machines.table: no table 'machines'" in message
     assert not (warehouse / partition_file(["machine_window_features"], HOUR_KEY)).exists()
 

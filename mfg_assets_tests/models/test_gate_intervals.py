@@ -167,3 +167,122 @@ def test_first_champion_that_loses_to_the_heuristic_is_never_promoted() -> None:
     vs = {c["against"]: c for c in evidence["comparisons"]}
     assert vs["heuristic"]["high"] < 0
     assert not decision.passed and "loses (first champion: must not lose)" in decision.reason
+
+
+# --- the reference: gradient-boosted trees fitted on the same frame's train rows ---------------
+
+
+def train_and_test(machines: int, seed: int, signal: float) -> pl.DataFrame:
+    """72 train hours then 72 test hours per machine (``frame``'s shape): the label shows in
+    temperature_mean and in vibration_mean (each ``signal`` × label + noise), so trees fitted on
+    the train rows rank the test rows better than either feature alone."""
+    train = frame(machines, seed, heuristic_signal=0.0).with_columns(pl.lit("train").alias("split"))
+    test = frame(machines, seed + 1, heuristic_signal=0.0).with_columns(
+        pl.col("event_timestamp") + timedelta(hours=HOURS)
+    )
+    both = pl.concat([train, test])
+    rng = np.random.default_rng(seed + 300)
+    y = both["failure_within_h"].to_numpy()
+    return both.with_columns(
+        pl.Series(name, signal * y + rng.normal(0, 1, both.height))
+        for name in ("temperature_mean", "vibration_mean")
+    )
+
+
+def gate_config(**promotion: object):
+    return apply_overrides(
+        load_experiment("maintenance_default"),
+        {"promotion.threshold": 0.5, **{f"promotion.{k}": v for k, v in promotion.items()}},
+    )
+
+
+def test_challenger_that_loses_to_the_reference_is_never_promoted() -> None:
+    """Better than the champion and the prior, clearly worse than the trees fitted on the train
+    rows: kept, first champion or not, whether the reference must be beaten or not lost to."""
+    frame_ = train_and_test(machines=30, seed=11, signal=1.5)
+    test = frame_.filter(pl.col("split") == "test")
+    y = test["failure_within_h"].to_numpy().astype(float)
+    rng = np.random.default_rng(12)
+    values = 0.6 * y + rng.normal(0, 1, len(y))
+    challenger = Scored({"roc_auc": roc_auc(y, values)}, details={SCORES_DETAIL: values})
+    champion = scored(0.05 * y + rng.normal(0, 1, len(y)))
+    for promotion in (
+        {"must_beat": ["champion", "prior"], "must_not_lose_to": ["reference"]},
+        {"must_beat": ["champion", "prior", "reference"]},
+    ):
+        config = gate_config(**promotion)
+        for current in (champion, None):
+            decision, evidence = decide(challenger, current, frame_, config)
+            vs = {c["against"]: c for c in evidence["comparisons"]}
+            assert not decision.passed and "reference" in decision.reason.split("→")[1]
+            assert vs["reference"]["high"] < 0 and vs["prior"]["low"] > 0
+            if current is not None:
+                assert vs["champion"]["low"] > 0
+            assert evidence["reference"]["fitted_on"] == "train rows"
+            assert evidence["reference"]["train_rows"] == 30 * HOURS
+    # the same challenger with the default comparators (no reference) is not stopped by it
+    decision, evidence = decide(challenger, champion, frame_, gate_config())
+    assert "reference" not in evidence and "reference" not in decision.reason
+
+
+def test_challenger_that_beats_the_reference_is_promoted() -> None:
+    frame_ = train_and_test(machines=30, seed=13, signal=1.0)
+    test = frame_.filter(pl.col("split") == "test")
+    y = test["failure_within_h"].to_numpy().astype(float)
+    values = 3.0 * y + np.random.default_rng(14).normal(0, 0.5, len(y))
+    challenger = Scored({"roc_auc": roc_auc(y, values)}, details={SCORES_DETAIL: values})
+    champion = scored(0.5 * y + np.random.default_rng(15).normal(0, 1, len(y)))
+    config = gate_config(must_beat=["champion", "prior", "heuristic", "reference"])
+    decision, evidence = decide(challenger, champion, frame_, config)
+    assert decision.passed, decision.reason
+    vs = {c["against"]: c for c in evidence["comparisons"]}
+    assert set(vs) == {"champion", "prior", "heuristic", "reference"}
+    assert vs["reference"]["must"] == "beat" and vs["reference"]["low"] > 0
+    reference = evidence["bootstrap"]["scores"]["reference"]["roc_auc"]["point"]
+    heuristic = evidence["bootstrap"]["scores"]["heuristic"]["roc_auc"]["point"]
+    assert reference > heuristic  # the trees combine the two informative features
+    assert "reference" in evidence["planner"]
+
+
+def test_a_required_reference_without_train_rows_blocks_promotion() -> None:
+    test = frame(machines=30, seed=4, heuristic_signal=0.7)  # test rows only
+    y = test["failure_within_h"].to_numpy().astype(float)
+    values = 3.0 * y + np.random.default_rng(16).normal(0, 0.5, len(y))
+    challenger = Scored({"roc_auc": roc_auc(y, values)}, details={SCORES_DETAIL: values})
+    config = gate_config(must_beat=["prior"], must_not_lose_to=["reference"])
+    decision, evidence = decide(challenger, None, test, config)
+    assert not decision.passed and "reference" in decision.reason.split("→")[1]
+    assert "no train rows" in evidence["reference"]["skipped"]
+
+
+def test_the_azure_plant_trains_with_an_experiment_gated_by_the_reference(monkeypatch) -> None:
+    from mfg_assets.defs.maintenance import default_experiment
+
+    monkeypatch.setenv("MFG_PLANT", "simulator")
+    assert default_experiment() == "maintenance_default"
+    assert "reference" not in load_experiment("maintenance_default").promotion.comparators(
+        "maintenance"
+    )
+    monkeypatch.setenv("MFG_PLANT", "azure_pdm")
+    assert default_experiment() == "maintenance_azure_pdm"
+    from mfg_assets.features.schema import model_feature_columns
+    from mfg_assets.models.maintenance.dataset import model_features
+
+    config = load_experiment("maintenance_azure_pdm")
+    promotion = config.promotion
+    assert model_features(config) == model_feature_columns()  # the plant's window features
+    assert "hours_since_comp1" in model_features(config)
+    assert promotion.metric == "pr_auc"
+    assert promotion.comparators("maintenance") == ("champion", "prior", "heuristic", "reference")
+    assert set(promotion.first_champion_must_not_lose_to) == {"heuristic", "reference"}
+    assert promotion.must_not_lose_to == ("reference",)
+
+
+def test_reference_is_a_maintenance_comparator_only() -> None:
+    from mfg_assets.models.config import ExperimentConfigError
+
+    with pytest.raises(ExperimentConfigError, match="must_beat"):
+        gate_config(must_beat=["champion", "referee"])
+    defect = load_experiment("defect_default")
+    with pytest.raises(ExperimentConfigError, match="needs interval metrics"):
+        apply_overrides(defect, {"promotion.must_not_lose_to": ["reference"]})

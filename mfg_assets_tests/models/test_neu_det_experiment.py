@@ -22,7 +22,7 @@ def test_neu_experiment_has_the_neu_plant_classes_and_a_time_budget() -> None:
     assert config.model.plant == "neu_det" and config.model.classes == NEU
     settings = DetectorSettings.from_config(config)
     assert settings.detector_classes == tuple(NEU)
-    assert settings.train_args()["time"] == pytest.approx(24 / 60)
+    assert settings.train_args()["time"] == pytest.approx(28 / 60)
     assert (
         "time" not in DetectorSettings.from_config(load_experiment("defect_default")).train_args()
     )

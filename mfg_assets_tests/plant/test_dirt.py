@@ -5,9 +5,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from mfg_assets.features.quarantine import triage_readings
 from mfg_assets.plant import DirtConfig, PlantSimulator
 from mfg_assets.plant.catalog import SENSORS
-from mfg_assets_tests.plant.plants import DAY, EPOCH, small_config
+from mfg_assets.plant.config import MAX_MACHINES
+from mfg_assets.plant.dirt import UNKNOWN_MACHINE_ID
+from mfg_assets_tests.plant.plants import DAY, EPOCH, HOUR, small_config
 
 RATE = 0.05
 WINDOW = (EPOCH, EPOCH + DAY)
@@ -88,7 +91,37 @@ def test_unknown_machine_ids(clean: pl.DataFrame) -> None:
     dirty = sim.readings(*WINDOW)
     stray = dirty.filter(~pl.col("machine_id").is_in(sim.machine_ids))
     assert stray.height / clean.height == pytest.approx(RATE, rel=0.15)
-    assert set(stray["machine_id"].unique()) == {"M999"}
+    assert set(stray["machine_id"].unique()) == {UNKNOWN_MACHINE_ID}
+
+
+def test_plant_size_cap_leaves_the_unknown_id_out() -> None:
+    assert small_config(machines=1000).machines == 1000
+    assert small_config(machines=MAX_MACHINES).machines == MAX_MACHINES
+    with pytest.raises(ValueError, match="machines must be between"):
+        small_config(machines=MAX_MACHINES + 1)
+    ids = PlantSimulator(small_config(machines=MAX_MACHINES)).machine_ids
+    assert UNKNOWN_MACHINE_ID not in ids and len(set(ids)) == MAX_MACHINES
+
+
+def test_thousand_machine_plant_quarantines_its_unknown_machine() -> None:
+    """Past M999 the ids are real machines (M1000); the stray rows still carry an id the plant
+    does not know, and the ETL's triage quarantines exactly those as ``unknown_machine``."""
+    sim = PlantSimulator(
+        small_config(machines=1000, sample_interval_s=60, dirt=only("unknown_machine"))
+    )
+    assert sim.machine_ids[998:] == ["M999", "M1000"]
+    dirty = sim.readings(EPOCH, EPOCH + HOUR)
+    stray = dirty.filter(pl.col("machine_id") == UNKNOWN_MACHINE_ID)
+    assert stray.height / dirty.height == pytest.approx(RATE, rel=0.15)
+    assert dirty.filter(~pl.col("machine_id").is_in(sim.machine_ids)).height == stray.height
+    triage = triage_readings(
+        dirty.select("ts", "machine_id", "sensor_type", "value"), sim.machine_ids
+    )
+    unknown = triage.quarantined.filter(pl.col("reason") == "unknown_machine")
+    assert unknown.height == stray.height == triage.quarantined.height
+    assert set(unknown["machine_id"].cast(pl.String)) == {UNKNOWN_MACHINE_ID}
+    clean = set(triage.clean["machine_id"].cast(pl.String))
+    assert clean == set(sim.machine_ids)  # M999 and M1000 included: known, not quarantined
 
 
 def test_default_rates_are_low_but_present() -> None:

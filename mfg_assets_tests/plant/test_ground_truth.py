@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from mfg_assets.plant import DirtConfig, PlantConfig, PlantSimulator, scenario_spec
-from mfg_assets.plant.dirt import DIRT_KINDS
+from mfg_assets.plant.dirt import DIRT_KINDS, UNKNOWN_MACHINE_ID
 from mfg_assets_tests.plant.plants import DAY, EPOCH, HOUR, small_config
 
 WINDOW = (EPOCH, EPOCH + DAY)
@@ -32,7 +32,7 @@ def test_labels_match_what_was_done(truth: pl.DataFrame) -> None:
     assert (by["clean"]["value"] == by["clean"]["true_value"]).all()
     assert by["nan"]["value"].is_nan().all()
     assert (by["spike"]["value"] != by["spike"]["true_value"]).all()
-    assert (by["unknown_machine"]["machine_id"] == "M999").all()
+    assert (by["unknown_machine"]["machine_id"] == UNKNOWN_MACHINE_ID).all()
     assert (by["late"]["arrival_ts"] > by["late"]["ts"]).all()
     assert (by["late"]["value"] == by["late"]["true_value"]).all()
     # The second copy of a duplicate repeats the row before it.

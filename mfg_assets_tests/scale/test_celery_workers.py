@@ -12,13 +12,19 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
-from dagster._core.definitions.reconstruct import ReconstructableRepository
 from polars.testing import assert_frame_equal
-from sqlalchemy.engine import make_url
 
+from mfg_assets.scale.local import (
+    Worker,
+    celery_env,
+    purge_queue,
+    run_hourly_job,
+    start_workers,
+    step_pids,
+    step_workers,
+    write_postgres_instance,
+)
 from mfg_assets_tests.integration.plant_fixtures import HOUR_KEY
-from mfg_assets_tests.scale.celery_workers import Worker, start_workers
 from mfg_assets_tests.scale.plant import (
     LINES,
     OUTPUTS,
@@ -28,7 +34,6 @@ from mfg_assets_tests.scale.plant import (
     stray_files,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 LINE_STEPS = {f"line_features_{g}" for g in (*LINES, "rest")}
 RUN_TIMEOUT_S = 120
 # One broker for the whole session: Celery 5.7 registers dagster-celery's task once per
@@ -46,40 +51,20 @@ def scale_env(
     PostgreSQL instance storage, a seeded 20-machine plant split into lines L1, L2 (+ rest)."""
     plant_url = f"sqlite:///{tmp_path / 'plant.db'}"
     seed_lines_plant(plant_url)
-    env = {
-        "MFG_EXECUTOR": "celery",
-        "MFG_CELERY_BROKER_URL": f"redis://{redis_server}/{BROKER_DB}",
-        "MFG_CELERY_BACKEND_URL": f"redis://{redis_server}/{BROKER_DB + 1}",
-        "MFG_CELERY_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
-        "MFG_PLANT_LINES": ",".join(LINES),
-        "PLANT_DB_URL": plant_url,
-        "MFG_DATA_DIR": str(tmp_path / "data"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-    }
-    pg = make_url(postgres_database)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    storage = {
-        "hostname": pg.host, "port": pg.port, "db_name": pg.database,
-        "username": pg.username, "password": "", "scheme": "postgresql+psycopg2",
-    }  # fmt: skip
-    config = {"telemetry": {"enabled": False}, "storage": {"postgres": {"postgres_db": storage}}}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    env = celery_env(
+        broker_url=f"redis://{redis_server}/{BROKER_DB}",
+        backend_url=f"redis://{redis_server}/{BROKER_DB + 1}",
+        plant_url=plant_url,
+        data_dir=tmp_path / "data",
+        dagster_home=tmp_path / "dagster_home",
+        lines=LINES,
+        visibility_timeout_s=VISIBILITY_TIMEOUT_S,
+    )
+    write_postgres_instance(tmp_path / "dagster_home", postgres_database)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    _purge_queue(env["MFG_CELERY_BROKER_URL"])
+    purge_queue(env["MFG_CELERY_BROKER_URL"])
     yield env
-
-
-def _purge_queue(broker: str) -> None:
-    """Drop tasks an earlier, interrupted test may have left in this broker database."""
-    import redis
-
-    client = redis.Redis.from_url(broker)
-    stale = [*client.scan_iter("dagster*"), *client.scan_iter("unacked*")]
-    if stale:
-        client.delete(*stale)  # the step queue (and its priority levels), unacked steps
-    client.close()
 
 
 @pytest.fixture
@@ -94,54 +79,11 @@ def workers(scale_env: dict[str, str], tmp_path: Path) -> Iterator[list[Worker]]
 
 def run_hour(instance: dg.DagsterInstance) -> dg.ExecuteJobResult:
     """The hourly plant job for the test hour, its steps sent to the workers; a run still
-    going after RUN_TIMEOUT_S fails the test (the run thread is a daemon, it ends with pytest)."""
-    repo = ReconstructableRepository.for_module(
-        "mfg_assets.definitions", "build_definitions", working_directory=str(REPO)
-    )
-    outcome: list[dg.ExecuteJobResult | BaseException] = []
-
-    def execute() -> None:
-        try:
-            outcome.append(
-                dg.execute_job(
-                    repo.get_reconstructable_job("hourly_plant_job"),
-                    instance=instance,
-                    tags={"dagster/partition": HOUR_KEY},
-                )
-            )
-        except BaseException as exc:  # handed to the test thread
-            outcome.append(exc)
-
-    runner = threading.Thread(target=execute, daemon=True)
-    runner.start()
-    runner.join(RUN_TIMEOUT_S)
-    if not outcome:
-        pytest.fail(f"the run did not finish within {RUN_TIMEOUT_S} s")
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
-
-
-def step_workers(instance: dg.DagsterInstance, run_id: str) -> dict[str, set[str]]:
-    """Step key → the Celery workers that reported executing it (engine events)."""
-    found: dict[str, set[str]] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or not event.is_engine_event or not event.step_key:
-            continue
-        data = event.engine_event_data.metadata.get("Celery worker")
-        if data is not None:
-            found.setdefault(event.step_key, set()).add(str(data.value).split("@")[0])
-    return found
-
-
-def step_pids(instance: dg.DagsterInstance, run_id: str) -> set[int]:
-    """Pids of the processes that started the run's steps."""
-    return {
-        entry.dagster_event.pid
-        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
-        if entry.dagster_event is not None and entry.dagster_event.pid is not None
-    }
+    going after RUN_TIMEOUT_S fails the test."""
+    try:
+        return run_hourly_job(instance, HOUR_KEY, RUN_TIMEOUT_S)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 def assert_equals_single_process(scale_env: dict[str, str], tmp_path: Path) -> None:

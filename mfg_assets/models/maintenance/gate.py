@@ -2,6 +2,11 @@
 single-feature heuristic on the held-out rows, with a paired bootstrap interval over machines
 that supports it, on enough test machines; plus what a maintenance planner would see.
 
+An experiment may also name the ``reference``: gradient-boosted trees (scikit-learn, seeded)
+fitted on the train rows of the same training frame and features, scored on the same test rows,
+the model a plant's data scientist would try first (``promotion.must_beat`` /
+``must_not_lose_to`` / ``first_champion_must_not_lose_to``).
+
 Used as ``MaintenanceLifecycle.decide`` (:data:`mfg_assets.models.lifecycle.Decide`).
 """
 
@@ -17,12 +22,14 @@ from mfg_assets.features.splits import TEST, TRAIN
 from mfg_assets.models.config import ExperimentConfig
 from mfg_assets.models.lifecycle import Comparison, Scored, confident_gate
 from mfg_assets.models.maintenance.confidence import machine_bootstrap, roc_auc
-from mfg_assets.models.maintenance.dataset import column_values, model_features
+from mfg_assets.models.maintenance.dataset import column_values, feature_matrix, model_features
 from mfg_assets.models.maintenance.planner import planner_metrics, planner_table, save_planner_plot
 from mfg_assets.models.registry import PromotionDecision
 from mfg_assets.settings import gate_settings, label_horizon_hours
 
 SCORES_DETAIL = "scores"  # Scored.details key of a version's per-row probabilities
+REFERENCE = "reference"  # the gradient-boosted trees comparator
+REFERENCE_TREES = 100
 
 
 def split_rows(frame: Any, split_column: str, split: str) -> Any:
@@ -77,6 +84,38 @@ def best_single_feature(
     return best
 
 
+def fit_reference(
+    train: Any, test: Any, features: list[str], label_column: str, seed: int = 0
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The ``reference`` comparator's scores of ``test``: scikit-learn's
+    ``HistGradientBoostingClassifier`` (seeded, no early stopping; NaN allowed) fitted on the
+    ``features`` of ``train``, and what it was fitted on. Train rows of one class give their
+    rate (nothing to learn)."""
+    y_train = column_values(train, label_column)
+    info: dict[str, Any] = {
+        "model": f"HistGradientBoostingClassifier({REFERENCE_TREES} trees, seed {seed})",
+        "fitted_on": "train rows",
+        "train_rows": len(y_train),
+        "train_positive_rate": float(y_train.mean()) if len(y_train) else float("nan"),
+        "features": len(features),
+    }
+    if len(y_train) == 0 or y_train.min() == y_train.max():
+        info["note"] = "the train rows hold one class: scored as their rate"
+        rate = float(y_train.mean()) if len(y_train) else 0.0
+        return np.full(len(test), rate), info
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    def matrix(frame: Any) -> np.ndarray:
+        x = feature_matrix(frame, features)
+        return np.where(np.isfinite(x), x, np.nan)
+
+    model = HistGradientBoostingClassifier(
+        max_iter=REFERENCE_TREES, early_stopping=False, random_state=seed
+    )
+    model.fit(matrix(train), (y_train > 0.5).astype(int))
+    return model.predict_proba(matrix(test))[:, 1].astype(np.float64), info
+
+
 def decide(
     challenger: Scored,
     champion: Scored | None,
@@ -101,20 +140,39 @@ def decide(
         scores["champion"] = np.asarray(champion.details[SCORES_DETAIL], dtype=np.float64)
     scores["prior"] = np.full(len(y), float(y.mean()) if len(y) else 0.0)
     scores["heuristic"] = heuristic.score(test)
+    wanted = config.promotion.comparators("maintenance")
+    reference: dict[str, Any] | None = None
+    if REFERENCE in wanted:
+        if has_train:
+            scores[REFERENCE], reference = fit_reference(
+                split_rows(held_out, split_column, TRAIN),
+                test,
+                model_features(config),
+                label,
+                seed=config.training.seed,
+            )
+        else:  # nothing to fit it on: the comparison is reported missing and fails
+            reference = {"skipped": "the frame has no train rows to fit the reference on"}
     min_machines, resamples, confidence = gate_settings()
     boot = machine_bootstrap(
         y, machines, scores, "challenger", resamples=resamples, confidence=confidence, seed=0
     )
     metric = config.promotion.metric
-    tie_ok = config.promotion.first_champion_must_not_lose_to if champion is None else ()
+    tie_ok = set(config.promotion.must_not_lose_to)
+    if champion is None:
+        tie_ok |= set(config.promotion.first_champion_must_not_lose_to)
     comparisons = [
         Comparison(
             name,
-            *(_interval(boot.differences[name][metric])),
+            *(
+                _interval(boot.differences[name][metric])
+                if name in boot.differences
+                else (float("nan"),) * 3  # a required reference that could not be fitted
+            ),
             must="not_lose" if name in tie_ok else "beat",
         )
-        for name in config.promotion.comparators("maintenance")
-        if name in boot.differences
+        for name in wanted
+        if name in boot.differences or name == REFERENCE
     ]
     decision = confident_gate(
         challenger.metrics.get(metric, float("nan")),
@@ -142,6 +200,7 @@ def decide(
         "comparisons": [c.__dict__ for c in comparisons],
         "bootstrap": boot.as_dict(),
         "heuristic": heuristic.__dict__,
+        **({REFERENCE: reference} if reference is not None else {}),
         "test_rows": len(y),
         "test_machines": boot.machines,
         "test_failing_machines": boot.failing_machines,
