@@ -50,6 +50,13 @@ class FeatureBuildConfig(dg.Config):
     spike_threshold: float = SpikeFilter.threshold
     level_shift_threshold: float = ShiftRule.threshold
 
+    def cleaning(self) -> CleaningConfig:
+        """The pipeline's cleaning settings these knobs set."""
+        return CleaningConfig(
+            spikes=SpikeFilter(window=self.spike_window, threshold=self.spike_threshold),
+            shifts=ShiftRule(threshold=self.level_shift_threshold),
+        )
+
 
 @dg.multi_asset(
     outs={
@@ -113,10 +120,7 @@ def machine_hourly_features(
         known_machines=plant_db.known_machines(),
         start=window.start,
         end=window.end,
-        config=CleaningConfig(
-            spikes=SpikeFilter(window=config.spike_window, threshold=config.spike_threshold),
-            shifts=ShiftRule(threshold=config.level_shift_threshold),
-        ),
+        config=config.cleaning(),
     )
     features = split_by_hour(build.features, "hour", keys)
     quarantine = split_by_hour(

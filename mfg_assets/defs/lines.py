@@ -23,11 +23,9 @@ from mfg_assets.defs.features import FEATURE_CHECKS, REFERENCE_HOURS, FeatureBui
 from mfg_assets.defs.resources import PlantDatabase
 from mfg_assets.defs.resources.io_managers import conform
 from mfg_assets.features import quality
-from mfg_assets.features.pipeline import CleaningConfig, build_features
+from mfg_assets.features.pipeline import build_features
 from mfg_assets.features.quarantine import empty_quarantine, with_source_columns
 from mfg_assets.features.schema import KEY_COLUMNS, feature_schema, fillable_feature_columns
-from mfg_assets.features.shifts import ShiftRule
-from mfg_assets.features.spikes import SpikeFilter
 from mfg_assets.ingestion.extract import (
     QUALITY_INSPECTIONS_SCHEMA,
     SENSOR_READINGS_SCHEMA,
@@ -132,10 +130,7 @@ def line_features_asset(group: str, lines: Sequence[str]) -> dg.AssetsDefinition
             known_machines=machines["machine_id"].to_list(),
             start=window.start,
             end=window.end,
-            config=CleaningConfig(
-                spikes=SpikeFilter(window=config.spike_window, threshold=config.spike_threshold),
-                shifts=ShiftRule(threshold=config.level_shift_threshold),
-            ),
+            config=config.cleaning(),
         )
         features = split_by_hour(build.features, "hour", keys)
         quarantined = build.quarantined if build.quarantined.height else empty_quarantine()

@@ -37,7 +37,6 @@ from typing import Literal
 from mfg_assets.monitoring.episodes import (
     COOLDOWN_ENV,
     MAX_AGE_ENV,
-    Decision,
     DriftObservation,
     hour_of,
     retrain_tags,
@@ -273,8 +272,6 @@ def plan_metadata(decision: PlanDecision) -> dict[str, str]:
 
 def plan_tags(decision: PlanDecision, episode_start: str | None) -> dict[str, str]:
     """Run tags of a planned retrain: the report that started it, the episode and its start."""
-    tags = retrain_tags(
-        Decision("retrain", decision.message, decision.observation, decision.episode_id)
-    )
+    tags = retrain_tags(decision.observation, decision.episode_id)
     tags["mfg/drift_episode_start"] = episode_start or ""
     return tags

@@ -1,4 +1,5 @@
-"""Drift episodes, cool-down and the late-hour finder as plain functions."""
+"""Drift observations, run tags, the cool-down and age settings and the late-hour finder as
+plain functions (the retrain decisions: test_retrain_plan.py)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,12 @@ import pytest
 from mfg_assets.monitoring.episodes import (
     COOLDOWN_ENV,
     DriftObservation,
-    EpisodeState,
-    decide,
     retrain_cooldown,
     retrain_partition,
     retrain_tags,
 )
 from mfg_assets.monitoring.lateness import overdue_hours
 from mfg_assets.monitoring.reference import ReferenceUnavailable, hour_keys, training_hours
-
-COOLDOWN = timedelta(hours=24)
 
 
 def report(n: int, hour: str, drift: bool | None, version: int = 1, **meta) -> DriftObservation:
@@ -29,87 +26,32 @@ def report(n: int, hour: str, drift: bool | None, version: int = 1, **meta) -> D
     return DriftObservation.from_metadata(n, f"run{n}", hour, metadata)
 
 
-def replay(reports: list[DriftObservation], state: EpisodeState | None = None):
-    state = state or EpisodeState()
-    actions = []
-    for item in reports:
-        state, decision = decide(state, item, COOLDOWN)
-        actions.append(decision.action)
-    return state, actions
-
-
-def test_one_episode_one_retrain_then_cool_down_then_a_new_episode() -> None:
-    state, actions = replay(
-        [
-            report(1, "2026-11-05-03:00", False),
-            report(2, "2026-11-05-04:00", True),  # opens an episode
-            report(3, "2026-11-05-05:00", True),  # same episode
-            report(4, "2026-11-05-06:00", False),  # episode ends
-            report(5, "2026-11-05-07:00", True),  # flapping back: within the cool-down
-            report(6, "2026-11-06-04:00", True),  # 24 h after the retrain: new episode
-            report(7, "2026-11-06-05:00", True),
-        ]
-    )
-    assert actions == [
-        "clean",
-        "retrain",
-        "same_episode",
-        "clean",
-        "cool_down",
-        "retrain",
-        "same_episode",
-    ]
-    assert state.after_storage_id == 7
-    assert state.episode_id == "v1-2026-11-06-04:00"
-    # the cursor survives a round trip (and garbage gives a fresh state)
-    assert EpisodeState.from_json(state.to_json()) == state
-    assert EpisodeState.from_json("not json") == EpisodeState()
-
-
-def test_a_new_champion_opens_a_new_episode_only_after_the_cool_down() -> None:
-    _, actions = replay(
-        [
-            report(1, "2026-11-05-04:00", True, version=1),
-            report(2, "2026-11-05-09:00", True, version=2),  # new reference, but cool-down
-            report(3, "2026-11-06-05:00", True, version=2),
-        ]
-    )
-    assert actions == ["retrain", "cool_down", "retrain"]
-
-
-def test_stale_reports_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_age_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     from mfg_assets.monitoring.episodes import MAX_AGE_ENV, max_report_age
 
-    cutoff = datetime(2026, 11, 5, 6, tzinfo=UTC)
-    state, decision = decide(EpisodeState(), report(1, "2026-11-05-04:00", True), COOLDOWN, cutoff)
-    assert decision.action == "stale" and state.episode_id is None and state.after_storage_id == 1
-    assert decide(state, report(2, "2026-11-05-06:00", True), COOLDOWN, cutoff)[1].retrain
     assert max_report_age() == timedelta(hours=72)
     monkeypatch.setenv(MAX_AGE_ENV, "0")
     assert max_report_age() is None
 
 
-def test_unusable_reports_change_nothing_and_say_why() -> None:
-    state, _ = replay([report(1, "2026-11-05-04:00", True)])
+def test_reports_that_could_not_be_computed_are_not_usable() -> None:
     skipped = DriftObservation.from_metadata(
         2,
         "run2",
         "2026-11-05-05:00",
         {"status": "skipped", "skip_reason": "maintenance_model has no champion yet"},
     )
-    after, decision = decide(state, skipped, COOLDOWN)
-    assert decision.action == "not_usable" and "no champion" in decision.message
-    assert after.episode_id == state.episode_id and after.after_storage_id == 2
+    assert not skipped.usable and "no champion" in skipped.reason
     # "ok" without a drift flag is not clean either
-    flagless = report(3, "2026-11-05-06:00", None)
-    assert decide(after, flagless, COOLDOWN)[1].action == "not_usable"
+    assert not report(3, "2026-11-05-06:00", None).usable
     assert not DriftObservation.from_metadata(4, "r", None, {"status": "ok"}).usable
+    assert report(5, "2026-11-05-07:00", True).usable
 
 
 def test_retrain_partition_tags_and_cooldown_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    state, decision = decide(EpisodeState(), report(9, "2026-11-05-23:00", True, 3), COOLDOWN)
-    assert decision.retrain and retrain_partition("2026-11-05-23:00") == "2026-11-05"
-    tags = retrain_tags(decision)
+    assert retrain_partition("2026-11-05-23:00") == "2026-11-05"
+    tags = retrain_tags(report(9, "2026-11-05-23:00", True, 3), "v3-2026-11-05-23:00")
+    assert tags["mfg/drift_episode"] == "v3-2026-11-05-23:00"
     assert tags["mfg/drift_report_partition"] == "2026-11-05-23:00"
     assert tags["mfg/drift_report_run_id"] == "run9"
     assert tags["mfg/drifted_columns"] == "temperature_mean"

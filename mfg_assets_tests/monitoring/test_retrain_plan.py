@@ -85,3 +85,14 @@ def test_cursor_round_trip_and_former_cursor() -> None:
     former = PlanState.from_json(old)
     assert former.after_storage_id == 7 and former.requested  # its retrain was requested
     assert PlanState.from_json("not json") == PlanState()
+
+
+def test_stale_reports_change_nothing() -> None:
+    """A drifted report older than the sensor's cut-off (a backfill) neither opens an episode
+    nor plans a retrain; a fresh one does."""
+    cutoff = T0 + 2 * H
+    state, decision = decide_plan(PlanState(), report(1, T0, True), CONFIG, cutoff)
+    assert decision.action == "stale" and state.episode_id is None
+    assert state.after_storage_id == 1
+    _, fresh = decide_plan(state, report(2, cutoff, True), CONFIG, cutoff)
+    assert fresh.action == "planned"
