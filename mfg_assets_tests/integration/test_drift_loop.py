@@ -180,13 +180,13 @@ def test_bad_windows_give_skipped_reports_that_never_retrain(loop, tmp_path) -> 
     """Against the real champion: an empty window, too few hours, columns missing on one side
     and a reference whose partitions are gone are skipped reports with the reason."""
     from mfg_assets.defs.automation.drift_sensor import FEATURE_DRIFT_REPORT
-    from mfg_assets.monitoring.episodes import EpisodeState
     from mfg_assets.monitoring.reports import feature_drift_report
+    from mfg_assets.monitoring.retrain_plan import PlanState
     from mfg_assets.storage.files import LocalFileStore
 
     defs, instance = loop["defs"], loop["instance"]
     seen = instance.fetch_materializations(FEATURE_DRIFT_REPORT, limit=1).records
-    cursor = EpisodeState(after_storage_id=seen[0].storage_id if seen else 0).to_json()
+    cursor = PlanState(after_storage_id=seen[0].storage_id if seen else 0).to_json()
     empty = report_partition(defs, instance, T + timedelta(hours=60))
     assert empty["status"] == "skipped" and "dataset_drift" not in empty
     assert empty["skip_reason"] == "current window is empty (0 rows)"
