@@ -4,7 +4,7 @@ old one on post-change data.
 
     .venv/bin/python bench/drift_loop.py [--machines 20] [--train-days 7] [--clean-days 4]
         [--post-days 3] [--cooldown-hours 24] [--post-change-hours 12] [--seed 7]
-        [--scenarios sensor_offset,supplier_change,fast_wear]
+        [--scenarios sensor_offset,supplier_change,fast_wear] [--recalibrate-hours 24]
 
 The loop is replayed hour by hour with the functions the Dagster assets and the sensor call
 (no Dagster, Feast or MLflow in between, so it runs in minutes on two cores):
@@ -37,7 +37,10 @@ Variants for measuring what would make a retrain help (none is what the platform
 ``--post-change-split`` splits the rows since the episode's first drifted hour by machine (half
 train, half test) instead of by time, ``--post-change-weight N`` repeats those training rows,
 ``--baseline-hours N`` replaces every sensor feature by its difference to the machine's median
-of its previous N hours (model and drift reports).
+of its previous N hours (model and drift reports), ``--recalibrate-hours N`` serves v1 with its
+normalizer moved onto the drifted columns of the latest report N hours after an episode opens
+(mean and standard deviation matched to the champion's window; no labels, ungated). The table
+also gives each run's longest streak of consecutive drifted reports.
 
 Clean days: drifted reports and retrain requests there are false alarms. "daily" columns say
 what daily reports (one at the end of each day, 23:00) would have given: detection at a day
@@ -113,6 +116,17 @@ class Outcome:
     final_version: int = 1
     report_seconds: list[float] = field(default_factory=list)
     columns: dict[str, int] = field(default_factory=dict)
+    drifted_hours: list[datetime] = field(default_factory=list)
+    recalibrated: str | None = None  # "<hour> (<columns>)" when --recalibrate-hours acted
+
+
+def longest_streak(hours: list[datetime]) -> int:
+    """The most consecutive hourly reports in ``hours`` (sorted) that drifted."""
+    best = run = 0
+    for i, hour in enumerate(hours):
+        run = run + 1 if i and hour - hours[i - 1] == HOUR else 1
+        best = max(best, run)
+    return best
 
 
 def simulate(config: PlantConfig, first_day: datetime, last_day: datetime) -> dict[str, Any]:
@@ -212,6 +226,27 @@ def score(model: Any, frame: pl.DataFrame, baselines: bool = False) -> dict[str,
     return evaluate(model.predict_proba, frame, model.threshold, baseline_feature=feature)
 
 
+def recalibrated(model: Any, reference: pl.DataFrame, current: pl.DataFrame, columns: list[str]):
+    """``--recalibrate-hours``: the model with its input normalizer moved onto the current
+    plant for the drifted ``columns``: a current value maps to the reference's scale by
+    matching mean and standard deviation (``(x - mean_now) * sd_ref / sd_now + mean_ref``),
+    folded into the normalizer's mean and scale. The weights and threshold are unchanged; no
+    label is needed, only the drift report's two windows."""
+    normalizer = model.predictor.normalizer
+    mean, scale = list(normalizer.mean), list(normalizer.scale)
+    for column in columns:
+        if column not in normalizer.feature_names:
+            continue
+        i = normalizer.feature_names.index(column)
+        ref, now = reference[column].drop_nulls(), current[column].drop_nulls()
+        ref_sd, now_sd = float(ref.std() or 0.0), float(now.std() or 0.0)
+        ratio = now_sd / ref_sd if ref_sd > 1e-12 and now_sd > 1e-12 else 1.0
+        mean[i] = float(now.mean()) + (normalizer.mean[i] - float(ref.mean())) * ratio
+        scale[i] = normalizer.scale[i] * ratio
+    moved = replace(normalizer, mean=tuple(mean), scale=tuple(scale))
+    return replace(model, predictor=replace(model.predictor, normalizer=moved))
+
+
 def make_champion(version: int, model: Any, train_frame: pl.DataFrame, features: pl.DataFrame):
     first, last = train_frame["hour"].min(), train_frame["hour"].max() + HOUR
     rows = features.filter((pl.col("hour") >= first) & (pl.col("hour") < last))
@@ -255,6 +290,7 @@ def run_loop(
             outcome.skipped += 1
         elif result.dataset_drift:
             outcome.drifted += 1
+            outcome.drifted_hours.append(hour)
             for column in result.drifted_columns:
                 outcome.columns[column] = outcome.columns.get(column, 0) + 1
             if outcome.first_drift is None and (start is None or hour >= start):
@@ -264,6 +300,23 @@ def run_loop(
                 outcome.first_daily_drift = hour
         report = DriftObservation.from_metadata(n, f"bench-{n}", hour.strftime(KEY), meta)
         state, decision = decide_plan(state, report, plan)
+        opened = state.episode_start and datetime.strptime(state.episode_start, KEY).replace(
+            tzinfo=UTC
+        )
+        if (
+            args.recalibrate_hours
+            and result.ok
+            and result.dataset_drift
+            and opened
+            and hour >= opened + args.recalibrate_hours * HOUR
+            and champion.version == first_champion.version
+            and outcome.recalibrated is None
+        ):
+            columns = result.drifted_columns
+            model = recalibrated(champion.model, champion.reference.frame, current, columns)
+            champion = replace(champion, model=model)
+            outcome.recalibrated = f"{fmt_hours(hour, start or hours[0])} ({', '.join(columns)})"
+            print(f"  {name}: recalibrated at {hour:%m-%d %H:%M} on {columns}", flush=True)
         if decision.action == "planned":
             outcome.episodes += 1
         if not decision.retrain or decision.planned_partition is None:
@@ -400,6 +453,13 @@ def main() -> None:
         default=12.0,
         help="labelled post-change hours a retrain waits for (after the label horizon)",
     )
+    parser.add_argument(
+        "--recalibrate-hours",
+        type=float,
+        default=0.0,
+        help="N h after an episode opens, serve v1 with its normalizer moved onto the drifted "
+        "columns of the latest report (mean and sd matched, no labels, ungated; 0: off)",
+    )
     parser.add_argument("--start-hour", type=int, default=6, help="scenario start hour of day")
     parser.add_argument("--scenarios", default="sensor_offset,supplier_change,fast_wear")
     parser.add_argument("--experiment", default="maintenance_default")
@@ -418,6 +478,7 @@ def main() -> None:
         scenarios="sensor_offset",
         epochs=2,
         watch_hours=8,
+        recalibrate_hours=1,  # the recalibration path runs in the smoke test too
     )
 
     from mfg_assets.models.config import apply_overrides, load_experiment
@@ -531,9 +592,10 @@ def main() -> None:
         "| retrains | hours to a promoted retrain | champion after "
         "| old champion ROC AUC / PR AUC / F1 | new champion ROC AUC / PR AUC / F1 "
         "| heuristic ROC AUC / PR AUC | oracle ROC AUC / PR AUC / F1 "
-        "| post-change model ROC AUC / PR AUC | served - post-change model PR AUC |"
+        "| post-change model ROC AUC / PR AUC | served - post-change model PR AUC "
+        "| longest drifted streak (h) | recalibrated (h after change) |"
     )
-    print("\n" + header + "\n|" + "---|" * 14)
+    print("\n" + header + "\n|" + "---|" * 16)
     for o in outcomes:
         if o.start is None:
             latency = "-"
@@ -559,7 +621,8 @@ def main() -> None:
             f"| {o.name} | {o.reports} | {o.drifted} | {latency} | {o.episodes} | {retrains} | "
             f"{promoted} | "
             f"v{o.final_version} | {old} | {new} | {heuristic} | {ceiling if o.oracle else '-'} | "
-            f"{post if o.post_change else '-'} | {gap} |"
+            f"{post if o.post_change else '-'} | {gap} | {longest_streak(o.drifted_hours)} | "
+            f"{o.recalibrated or '-'} |"
         )
     print("\nmost often drifted columns:")
     for o in outcomes:

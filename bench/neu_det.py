@@ -48,9 +48,11 @@ def experiment_file(
     imgsz: int | None,
     threshold: float | None,
     budget: float | None,
+    settings: list[str] | None = None,
 ):
     """``defect_neu_det`` with the bench's overrides, written into ``work``. ``epochs``
-    replaces the time budget by a fixed epoch count."""
+    replaces the time budget by a fixed epoch count; ``settings`` are ``dotted.key=value``
+    overrides (values parsed as YAML), e.g. ``training.optimizer.name=SGD``."""
     from mfg_assets.models.config import experiment_path
 
     config = yaml.safe_load(experiment_path("defect_neu_det").read_text())
@@ -63,6 +65,15 @@ def experiment_file(
         config["data"]["image_size"] = imgsz
     if threshold is not None:
         config["promotion"]["threshold"] = threshold
+    for setting in settings or []:
+        dotted, sep, value = setting.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {setting!r}: expected dotted.key=value")
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = yaml.safe_load(value)
     path = work / "defect_neu_det_bench.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, config
@@ -81,6 +92,13 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=None, help="default: the experiment's")
     parser.add_argument("--threshold", type=float, default=None, help="promotion threshold")
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="experiment override, e.g. training.optimizer.name=SGD (repeatable)",
+    )
     args = parse_args(parser, per_class=4, epochs=1, imgsz=64, threshold=0.0)
 
     from mfg_assets.plant.importers.datasets import dataset
@@ -102,7 +120,7 @@ def main() -> None:
     if args.per_class:
         source = linked_subset(source, args.per_class, work / "subset")
     path, config = experiment_file(
-        work, args.epochs, args.imgsz, args.threshold, args.budget_minutes
+        work, args.epochs, args.imgsz, args.threshold, args.budget_minutes, args.set
     )
     load_before = os.getloadavg()
     url = f"sqlite:///{work / 'data' / 'plant.db'}"
@@ -146,6 +164,8 @@ def print_report(args, config, report, import_s, result, load_before, load_after
         f"dataset→bento {steps.get('chain', 0):.1f} s "
         f"(training {training.get('training_seconds', float('nan')):.0f} s)"
     )
+    if args.set:
+        print(f"overrides: {', '.join(args.set)}")
     print(f"load average (1/5/15 min) before {load_before}, after {load_after}")
     print(f"materialized: {', '.join(result.materialized)}")
     if not metrics:

@@ -6,8 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
-from mfg_assets.models.maintenance.planner import planner_metrics, planner_table
+from mfg_assets.models.maintenance.planner import (
+    planner_metrics,
+    planner_table,
+    share_also_warned,
+)
 
 
 def plant(alarms: dict[str, dict[int, float]], open_run: bool = False):
@@ -81,3 +86,27 @@ def test_datetime_times_give_the_same_result() -> None:
     assert planner_metrics(m, stamps, y, s, threshold=1.0) == planner_metrics(
         m, t, y, s, threshold=1.0
     )
+
+
+def test_share_also_warned_compares_failure_by_failure() -> None:
+    """Two failures (machine A at 30, machine C at 40): the reference warns both early, the
+    scorer only C's; a late alarm is not "as early"."""
+    m, t, y, _ = plant({})
+    c_hours = np.arange(48.0)
+    m = np.concatenate([m, np.full(48, "C")])
+    t = np.concatenate([t, c_hours])
+    y = np.concatenate([y, ((c_hours >= 17) & (c_hours <= 40)).astype(float)])
+
+    def scores(alarms: dict[tuple[str, int], float]) -> np.ndarray:
+        return np.array([alarms.get((str(a), int(h)), 0.0) for a, h in zip(m, t, strict=True)])
+
+    reference = planner_metrics(m, t, y, scores({("A", 20): 1, ("C", 25): 1}), threshold=1.0)
+    scorer = planner_metrics(m, t, y, scores({("A", 28): 1, ("C", 30): 1}), threshold=1.0)
+    assert reference.leads_hours == (10.0, 15.0)
+    assert scorer.leads_hours == (2.0, 10.0)
+    assert share_also_warned(scorer, reference) == (1, 2)
+    assert share_also_warned(reference, scorer) == (1, 1)
+    assert "leads_hours" not in scorer.as_dict()
+    other = planner_metrics(*plant({"A": {20: 1.0}}), threshold=1.0)
+    with pytest.raises(ValueError, match="same failures"):
+        share_also_warned(other, reference)

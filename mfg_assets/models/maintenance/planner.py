@@ -20,7 +20,7 @@ the absolute numbers are optimistic.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -40,9 +40,24 @@ class PlannerMetrics:
     threshold: float  # inf: no threshold fits the budget with an alarm
     min_lead_hours: float
     budget_per_machine_week: float
+    # lead of every failure in a fixed order (machines sorted, then time; NaN: not warned), so
+    # two scorers on the same rows can be compared failure by failure
+    leads_hours: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict[str, float]:
-        return {k: float(v) for k, v in asdict(self).items()}
+        """The scalar metrics (not the per-failure leads) as floats."""
+        skip = {"leads_hours"}
+        return {f.name: float(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+
+
+def share_also_warned(scorer: PlannerMetrics, reference: PlannerMetrics) -> tuple[int, int]:
+    """Of the failures ``reference`` warns at least ``min_lead_hours`` ahead, how many
+    ``scorer`` warns that early too (both scored on the same rows): ``(both, reference)``."""
+    if len(scorer.leads_hours) != len(reference.leads_hours):
+        raise ValueError("the two scorers were not measured on the same failures")
+    mine = np.asarray(scorer.leads_hours, dtype=np.float64) >= scorer.min_lead_hours
+    theirs = np.asarray(reference.leads_hours, dtype=np.float64) >= reference.min_lead_hours
+    return int(np.sum(mine & theirs)), int(np.sum(theirs))
 
 
 def _hours(times: np.ndarray) -> np.ndarray:
@@ -158,6 +173,7 @@ def planner_metrics(
         threshold=float(threshold),
         min_lead_hours=min_lead_hours,
         budget_per_machine_week=false_alarms_per_machine_week,
+        leads_hours=tuple(map(float, leads)),
     )
 
 
