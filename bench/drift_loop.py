@@ -74,7 +74,7 @@ from mfg_assets.monitoring.drift import (  # noqa: E402
     compute_feature_drift,
     prepare_reference,
 )
-from mfg_assets.monitoring.episodes import DriftObservation  # noqa: E402
+from mfg_assets.monitoring.episodes import DriftObservation, hour_of  # noqa: E402
 from mfg_assets.monitoring.retrain_plan import PlanConfig, PlanState, decide_plan  # noqa: E402
 from mfg_assets.plant.config import DirtConfig, PlantConfig  # noqa: E402
 from mfg_assets.plant.definition import load_definition, shipped_definitions  # noqa: E402
@@ -101,7 +101,6 @@ class Outcome:
     name: str
     start: datetime | None
     reports: int = 0
-    drifted: int = 0
     skipped: int = 0
     first_drift: datetime | None = None
     first_daily_drift: datetime | None = None
@@ -118,6 +117,10 @@ class Outcome:
     columns: dict[str, int] = field(default_factory=dict)
     drifted_hours: list[datetime] = field(default_factory=list)
     recalibrated: str | None = None  # "<hour> (<columns>)" when --recalibrate-hours acted
+
+    @property
+    def drifted(self) -> int:
+        return len(self.drifted_hours)
 
 
 def longest_streak(hours: list[datetime]) -> int:
@@ -289,7 +292,6 @@ def run_loop(
         if not result.ok:
             outcome.skipped += 1
         elif result.dataset_drift:
-            outcome.drifted += 1
             outcome.drifted_hours.append(hour)
             for column in result.drifted_columns:
                 outcome.columns[column] = outcome.columns.get(column, 0) + 1
@@ -300,9 +302,7 @@ def run_loop(
                 outcome.first_daily_drift = hour
         report = DriftObservation.from_metadata(n, f"bench-{n}", hour.strftime(KEY), meta)
         state, decision = decide_plan(state, report, plan)
-        opened = state.episode_start and datetime.strptime(state.episode_start, KEY).replace(
-            tzinfo=UTC
-        )
+        opened = hour_of(state.episode_start) if state.episode_start else None
         if (
             args.recalibrate_hours
             and result.ok
@@ -327,7 +327,7 @@ def run_loop(
         frame = known.filter(
             (pl.col("hour") >= day - args.window_days * DAY) & (pl.col("hour") < day)
         )
-        since = datetime.strptime(state.episode_start, KEY).replace(tzinfo=UTC)
+        since = hour_of(state.episode_start)
         if args.post_change_split:
             model, split = train(frame, config, since, args.post_change_weight)
         else:
