@@ -356,6 +356,11 @@ class TrainingConfig(_Section):
     # defect detector only: stop after this many minutes of training, the epoch count and the
     # learning-rate schedule re-fitted to the budget after every epoch (Ultralytics' time mode)
     time_budget_minutes: PositiveFloat | None = None
+    # defect detector only: average the weights over this many epochs of updates (default 2)
+    ema_epochs: PositiveFloat | None = None
+    # defect detector only: bf16 trains in bfloat16 autocast (weights stay float32); on a CPU
+    # also in channels-last layout. Fast on CPUs with AMX / AVX512-BF16, slow without them.
+    precision: Annotated[str, _one_of(("fp32", "bf16"))] | None = None
 
     @model_validator(mode="after")
     def _cosine_floor_below_lr(self) -> TrainingConfig:
@@ -446,10 +451,9 @@ class ExperimentConfig(_Section):
                 "training.early_stopping.min_delta is not supported by Ultralytics: "
                 f"set 0 (got {min_delta})"
             )
-        if kind != "defect" and self.training.time_budget_minutes is not None:
-            problems.append(
-                "training.time_budget_minutes is only used by the defect detector: remove it"
-            )
+        for field in ("time_budget_minutes", "ema_epochs", "precision"):
+            if kind != "defect" and getattr(self.training, field) is not None:
+                problems.append(f"training.{field} is only used by the defect detector: remove it")
         for field in ("image_size", "augmentation", "max_images"):
             if kind != "defect" and getattr(self.data, field) is not None:
                 problems.append(f"data.{field} is only used by image (defect) models: remove it")

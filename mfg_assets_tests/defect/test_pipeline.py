@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,79 @@ def test_settings_from_the_shipped_experiments() -> None:
     assert gpu.architecture == "yolov8n" and gpu.device == "cuda"
     with pytest.raises(ValueError, match="model.kind"):
         DetectorSettings.from_config({"model": {"kind": "maintenance"}})
+
+
+def test_cpu_bf16_lets_the_trainer_autocast_on_a_cpu_and_restores_it() -> None:
+    import torch
+    from ultralytics.engine import trainer as trainer_module
+
+    from mfg_assets.models.defect.runtime import configure_ultralytics, cpu_bf16
+
+    configure_ultralytics()
+    with pytest.raises(RuntimeError, match="bfloat16"):  # Ultralytics' own helper refuses
+        trainer_module.autocast(torch.bfloat16, device="cpu")
+    with cpu_bf16(True):
+        with trainer_module.autocast(torch.bfloat16, device="cpu"):
+            out = torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3))
+        assert out.dtype == torch.bfloat16
+        with trainer_module.autocast(False, device="cpu"):  # fp32 training is untouched
+            assert torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3)).dtype == (
+                torch.float32
+            )
+    with pytest.raises(RuntimeError, match="bfloat16"):
+        trainer_module.autocast(torch.bfloat16, device="cpu")
+    with cpu_bf16(False), pytest.raises(RuntimeError, match="bfloat16"):
+        trainer_module.autocast(torch.bfloat16, device="cpu")
+
+
+def test_bf16_training_runs_in_bfloat16_channels_last_and_saves_float_weights(
+    tiny_dataset: DefectDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from mfg_assets.models.defect.runtime import load_checkpoint_safely
+    from mfg_assets.models.defect.training import train_detector
+
+    autocasts: list[tuple[str, Any]] = []
+    original = torch.autocast
+
+    def recording(device_type: str, *args: Any, **kwargs: Any) -> Any:
+        autocasts.append((device_type, kwargs.get("dtype")))
+        return original(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", recording)
+    settings = DetectorSettings.from_config(
+        load_experiment("defect_default"), epochs=1, imgsz=64, batch=8, cache=False
+    )
+    result = train_detector(tiny_dataset.data_yaml, replace(settings, precision="bf16"), tmp_path)
+    assert result.epochs_run == 1 and result.best_weights.is_file()
+    assert result.settings.train_args()["amp"] == "bf16"
+    batches = -(-sum(tiny_dataset.counts["train"].values()) // 8)
+    assert autocasts.count(("cpu", torch.bfloat16)) >= batches  # every training step
+    model = load_checkpoint_safely(result.best_weights).model
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d)).weight
+    assert first.is_contiguous()  # saved in the standard layout, for export and serving
+    assert all(p.dtype in (torch.float16, torch.float32) for p in model.parameters())
+
+
+def test_cpu_training_model_and_its_ema_go_channels_last() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from mfg_assets.models.defect.training import channels_last_on_cpu
+
+    def nets() -> tuple[torch.nn.Module, torch.nn.Module]:
+        return torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(3, 8, 3)
+
+    model, ema = nets()
+    channels_last_on_cpu(
+        SimpleNamespace(device=torch.device("cpu"), model=model, ema=SimpleNamespace(ema=ema))
+    )
+    assert model.weight.is_contiguous(memory_format=torch.channels_last)
+    assert ema.weight.is_contiguous(memory_format=torch.channels_last)
+    model, ema = nets()
+    channels_last_on_cpu(
+        SimpleNamespace(device=torch.device("cuda"), model=model, ema=SimpleNamespace(ema=ema))
+    )
+    assert not model.weight.is_contiguous(memory_format=torch.channels_last)

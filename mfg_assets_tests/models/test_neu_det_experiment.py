@@ -38,11 +38,23 @@ def test_defect_classes_must_be_their_plants() -> None:
         parse_config(raw)
 
 
-def test_time_budget_is_for_the_detector_only() -> None:
+@pytest.mark.parametrize(
+    ("key", "value"), [("time_budget_minutes", 5), ("ema_epochs", 5), ("precision", "bf16")]
+)
+def test_detector_training_keys_are_for_the_detector_only(key: str, value: object) -> None:
     raw = yaml.safe_load(experiment_path("maintenance_default").read_text())
-    raw["training"]["time_budget_minutes"] = 5
-    with pytest.raises(ExperimentConfigError, match="time_budget_minutes is only used"):
+    raw["training"][key] = value
+    with pytest.raises(ExperimentConfigError, match=f"{key} is only used"):
         parse_config(raw)
+
+
+def test_ema_horizon_comes_from_the_experiment_or_defaults_to_two_epochs() -> None:
+    raw = yaml.safe_load(experiment_path("defect_neu_det").read_text())
+    raw["training"].pop("ema_epochs", None)
+    assert DetectorSettings.from_config(parse_config(raw)).ema_epochs == 2.0
+    raw["training"]["ema_epochs"] = 6
+    assert DetectorSettings.from_config(parse_config(raw)).ema_epochs == 6.0
+    assert DetectorSettings.from_config(raw).ema_epochs == 6.0
 
 
 def test_defect_assets_default_to_the_active_plants_experiment(
@@ -54,3 +66,14 @@ def test_defect_assets_default_to_the_active_plants_experiment(
     assert default_experiment() == "defect_neu_det"
     monkeypatch.setenv("MFG_PLANT", "simulator")
     assert default_experiment() == "defect_default"
+
+
+def test_precision_is_fp32_or_bf16_and_bf16_trains_with_ultralytics_bf16_amp() -> None:
+    raw = yaml.safe_load(experiment_path("defect_neu_det").read_text())
+    raw["training"]["precision"] = "fp32"
+    assert DetectorSettings.from_config(parse_config(raw)).train_args()["amp"] is False
+    raw["training"]["precision"] = "bf16"
+    assert DetectorSettings.from_config(parse_config(raw)).train_args()["amp"] == "bf16"
+    raw["training"]["precision"] = "fp16"  # would run Ultralytics' AMP check: a download
+    with pytest.raises(ExperimentConfigError, match="precision must be one of"):
+        parse_config(raw)

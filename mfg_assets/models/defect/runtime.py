@@ -177,6 +177,35 @@ def cpu_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(saved_torch)
 
 
+@contextmanager
+def cpu_bf16(enabled: bool) -> Iterator[None]:
+    """Let Ultralytics' trainer autocast to bfloat16 on a CPU inside the block.
+
+    ``amp="bf16"`` is Ultralytics' switch for bfloat16 training, but its ``autocast`` helper
+    raises unless the device is CUDA. PyTorch's CPU autocast supports bfloat16 (oneDNN; AMX
+    and AVX512-BF16 run it natively), so the trainer module's reference to the helper is
+    replaced for the call and restored after; CUDA and disabled autocast are passed through.
+    """
+    if not enabled:
+        yield
+        return
+    import torch
+    from ultralytics.engine import trainer as trainer_module
+
+    helper = trainer_module.autocast
+
+    def autocast(dtype: bool | torch.dtype, device: str = "cuda") -> Any:
+        if device == "cpu" and dtype is torch.bfloat16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return helper(dtype, device=device)
+
+    trainer_module.autocast = autocast
+    try:
+        yield
+    finally:
+        trainer_module.autocast = helper
+
+
 def resolve_device(device: str | None) -> str:
     """``cpu``/``cuda[:N]`` as ultralytics wants it; ``auto``/None: CUDA when available."""
     if device in (None, "", "auto"):

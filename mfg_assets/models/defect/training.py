@@ -30,15 +30,22 @@ training.seed / device            ``seed`` + ``deterministic=True`` / ``device``
 training.num_threads              CPU threads (Ultralytics would cap them at cores - 1)
 training.time_budget_minutes      ``time`` (hours): stop at the budget; epochs and the LR
                                   schedule re-fitted to it after every epoch
-(not in the config)               ``ema_epochs``: EMA of the weights over ~2 epochs of updates
-                                  (Ultralytics' 2000-update ramp is sized for COCO; on a few
-                                  hundred images it leaves validation swinging by epoch)
+training.precision                ``precision``: ``fp32`` (default) or ``bf16``: bfloat16
+                                  autocast, weights kept in float32 (``amp="bf16"``); on a CPU
+                                  Ultralytics refuses bf16, so :func:`runtime.cpu_bf16` allows
+                                  it and the model runs channels-last. 2.1x faster forward +
+                                  backward on an AMX CPU (YOLOv8n, 192 px, batch 16, 2 threads:
+                                  0.293 → 0.140 s); without AVX512-BF16/AMX it is slower
+training.ema_epochs               ``ema_epochs`` (default 2): EMA of the weights over that many
+                                  epochs of updates (Ultralytics' 2000-update ramp is sized for
+                                  COCO; on a few hundred images it leaves validation swinging)
 ================================  ===========================================================
 
 Measured on a shared 2-core CPU (default experiment, 392 train / 84 val images at 192 px, one
 thread): ~8.5 s of CPU per epoch, ~260 s for 30 epochs; val mAP50 0.93, test mAP50 0.88.
 
-Fixed for this platform: ``amp=False`` (the AMP check downloads a model), ``plots=False``,
+Fixed for this platform: ``amp=False`` unless ``precision: bf16`` (the fp16 AMP check downloads
+a model; bf16 skips it), ``plots=False``,
 ``workers=0`` (data loading in-process), ``val=True`` every epoch (early stopping needs it).
 """
 
@@ -56,6 +63,7 @@ import yaml
 from mfg_assets.models.defect.evaluation import summarize_metrics
 from mfg_assets.models.defect.runtime import (
     configure_ultralytics,
+    cpu_bf16,
     cpu_threads,
     load_checkpoint_safely,
     resolve_device,
@@ -114,6 +122,7 @@ class DetectorSettings:
     log_every: int = 1
     cache: bool = True  # decoded, resized images kept in RAM (a few MB per 100 images)
     ema_epochs: float | None = 2.0  # EMA averaging horizon (None: Ultralytics' 2000 updates)
+    precision: str = "fp32"  # or "bf16" (autocast; channels-last on a CPU)
     time_hours: float | None = None  # training time budget (Ultralytics' time mode), hours
     augmentation: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
 
@@ -158,6 +167,10 @@ class DetectorSettings:
             "threads": training.get("num_threads"),
             "log_every": int(logging.get("log_every", cls.log_every)),
         }
+        if training.get("precision"):
+            values["precision"] = str(training["precision"])
+        if training.get("ema_epochs"):
+            values["ema_epochs"] = float(training["ema_epochs"])
         if training.get("time_budget_minutes"):
             values["time_hours"] = float(training["time_budget_minutes"]) / 60.0
         if opt.get("momentum"):
@@ -218,7 +231,7 @@ class DetectorSettings:
             "deterministic": True,
             "device": resolve_device(self.device),
             "pretrained": str(self.init_weights) if self.init_weights else False,
-            "amp": False,
+            "amp": "bf16" if self.precision == "bf16" else False,
             "plots": False,
             "workers": 0,
             "cache": "ram" if self.cache else False,
@@ -371,10 +384,12 @@ def train_detector(
             top = 1.0 - 1.0 / max(2.0, settings.ema_epochs * steps)
             trainer.ema.decay = lambda updates: top * (1.0 - math.exp(-updates / steps))
 
+    if settings.precision == "bf16":
+        model.add_callback("on_pretrain_routine_end", channels_last_on_cpu)
     model.add_callback("on_train_start", tune_ema)
     model.add_callback("on_fit_epoch_end", epoch_end)
     started = time.perf_counter()
-    with cpu_threads(settings.threads):
+    with cpu_threads(settings.threads), cpu_bf16(settings.precision == "bf16"):
         model.train(
             data=str(data_yaml),
             project=str(out),
@@ -401,6 +416,19 @@ def train_detector(
         history=history,
         stopped_early=len(history) < settings.epochs,
     )
+
+
+def channels_last_on_cpu(trainer: Any) -> None:
+    """Training model and its EMA copy in channels-last layout when training on a CPU: oneDNN's
+    convolutions run faster on NHWC (an NCHW batch is converted by the first convolution).
+    Saved checkpoints come out in the standard layout."""
+    import torch
+
+    if trainer.device.type != "cpu":
+        return
+    for net in (trainer.model, getattr(getattr(trainer, "ema", None), "ema", None)):
+        if net is not None:
+            net.to(memory_format=torch.channels_last)
 
 
 def epoch_metrics(trainer: Any) -> dict[str, float]:
