@@ -127,6 +127,11 @@ class DetectorSettings:
     augmentation: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
 
     @property
+    def bf16(self) -> bool:
+        """Training in bfloat16 autocast (``precision: bf16``)."""
+        return self.precision == "bf16"
+
+    @property
     def detector_classes(self) -> tuple[str, ...]:
         """Classes with boxes (``normal`` images are backgrounds)."""
         return tuple(c for c in self.classes if c != "normal")
@@ -231,7 +236,7 @@ class DetectorSettings:
             "deterministic": True,
             "device": resolve_device(self.device),
             "pretrained": str(self.init_weights) if self.init_weights else False,
-            "amp": "bf16" if self.precision == "bf16" else False,
+            "amp": "bf16" if self.bf16 else False,
             "plots": False,
             "workers": 0,
             "cache": "ram" if self.cache else False,
@@ -384,12 +389,12 @@ def train_detector(
             top = 1.0 - 1.0 / max(2.0, settings.ema_epochs * steps)
             trainer.ema.decay = lambda updates: top * (1.0 - math.exp(-updates / steps))
 
-    if settings.precision == "bf16":
+    if settings.bf16:
         model.add_callback("on_pretrain_routine_end", channels_last_on_cpu)
     model.add_callback("on_train_start", tune_ema)
     model.add_callback("on_fit_epoch_end", epoch_end)
     started = time.perf_counter()
-    with cpu_threads(settings.threads), cpu_bf16(settings.precision == "bf16"):
+    with cpu_threads(settings.threads), cpu_bf16(settings.bf16):
         model.train(
             data=str(data_yaml),
             project=str(out),
