@@ -207,6 +207,8 @@ class Augmentation(_Section):
     flipud: Unit = None
     fliplr: Unit = None
     mosaic: Unit = None
+    # epochs at the end trained without mosaic (default: min(5, a quarter of the epochs))
+    close_mosaic: NonNegativeInt | None = None
     mixup: Unit = None
     cutmix: Unit = None
     copy_paste: Unit = None

@@ -51,6 +51,7 @@ GOOD_VALUES = [
     ("data.augmentation", {}),
     ("data.augmentation", {"rotation_range": 15, "brightness_range": [0.7, 1.3]}),
     ("data.augmentation", {"mosaic": 0.0, "mixup": 0.1, "fliplr": 0.0}),
+    ("data.augmentation", {"close_mosaic": 0}),
     ("model.architecture", "yolo11n"),
     ("model.architecture", "custom/yolov8-tiny.yaml"),
 ]
@@ -74,6 +75,8 @@ BAD_VALUES = [
     ("data.augmentation", {"brightness_range": 0.2}, "brightness_range must be [low, high]"),
     ("data.augmentation", {"hsv_s": 3}, "data.augmentation.hsv_s must be a number in [0, 1]"),
     ("data.augmentation", {"mosaic": "yes"}, "data.augmentation.mosaic must be a number"),
+    ("data.augmentation", {"close_mosaic": -1}, "data.augmentation.close_mosaic must be >= 0"),
+    ("data.augmentation", {"close_mosaic": 2.5}, "close_mosaic: input should be a valid integer"),
     ("model.architecture", "resnet50", "model.architecture must be an Ultralytics YOLO name"),
     ("model.architecture", "yolov8n.pt", "is a weights file: put it in model.init_weights"),
     ("model.classes", ["scratch", "dent", "crack", "rust", "normal"], "model.classes must be"),
@@ -91,6 +94,15 @@ def test_defect_rules_reject_bad_values(path: str, value: Any, message: str) -> 
     with pytest.raises(ExperimentConfigError) as caught:
         parse_config(with_value(raw(), path, value))
     assert message in str(caught.value)
+
+
+def test_close_mosaic_reaches_ultralytics_as_an_epoch_count() -> None:
+    """Unset: the last min(5, epochs // 4) epochs without mosaic; set: exactly that many."""
+    config = raw()
+    assert DetectorSettings.from_config(config).train_args()["close_mosaic"] == 5
+    config["data"]["augmentation"] = {"close_mosaic": 0}
+    args = DetectorSettings.from_config(parse_config(config)).train_args()
+    assert args["close_mosaic"] == 0 and isinstance(args["close_mosaic"], int)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ model.init_weights                ``pretrained=<path>`` (local file, must exist;
 data.image_size                   ``imgsz`` (when the config has it; else 192 or an override)
 data.augmentation                 seed keys (horizontal_flip, vertical_flip, rotation_range,
                                   brightness_range) or Ultralytics names; default
-                                  ``DEFAULT_AUGMENTATION``
+                                  ``DEFAULT_AUGMENTATION``; ``close_mosaic``: the last epochs
+                                  trained without mosaic (default min(5, epochs // 4))
 training.epochs / batch_size      ``epochs`` / ``batch``; ``nbs=batch`` (no accumulation)
 training.optimizer                ``optimizer``, ``lr0``, ``weight_decay``, ``momentum``
 training.scheduler                CosineAnnealingLR: ``cos_lr=True``, ``lrf=eta_min/lr``;
@@ -124,7 +125,7 @@ class DetectorSettings:
     ema_epochs: float | None = 2.0  # EMA averaging horizon (None: Ultralytics' 2000 updates)
     precision: str = "fp32"  # or "bf16" (autocast; channels-last on a CPU)
     time_hours: float | None = None  # training time budget (Ultralytics' time mode), hours
-    augmentation: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
+    augmentation: dict[str, float | int] = field(default_factory=lambda: dict(DEFAULT_AUGMENTATION))
 
     @property
     def bf16(self) -> bool:
@@ -259,7 +260,7 @@ class DetectorSettings:
         return flat
 
 
-def augmentation_args(spec: Mapping[str, Any]) -> dict[str, float]:
+def augmentation_args(spec: Mapping[str, Any]) -> dict[str, float | int]:
     """The seed's augmentation keys (and Ultralytics' own names) → Ultralytics hyperparameters."""
     out: dict[str, float] = {}
     known = {f.name for f in fields(DetectorSettings)}
@@ -275,6 +276,8 @@ def augmentation_args(spec: Mapping[str, Any]) -> dict[str, float]:
             out["hsv_v"] = max(1.0 - lo, hi - 1.0)
         elif key in known:
             raise ValueError(f"augmentation.{key} is a training setting, not an augmentation")
+        elif key == "close_mosaic":
+            out[key] = int(value)
         else:
             out[key] = float(value)
     return out
