@@ -262,7 +262,7 @@ class DetectorSettings:
 
 def augmentation_args(spec: Mapping[str, Any]) -> dict[str, float | int]:
     """The seed's augmentation keys (and Ultralytics' own names) → Ultralytics hyperparameters."""
-    out: dict[str, float] = {}
+    out: dict[str, float | int] = {}
     known = {f.name for f in fields(DetectorSettings)}
     for key, value in spec.items():
         if key == "horizontal_flip":
